@@ -1,0 +1,1 @@
+"""Admission: authenticate, authorize, limit and count a request in one write."""

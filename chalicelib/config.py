@@ -1,0 +1,98 @@
+"""Settings read from the environment, lazily, and validated on first use.
+
+Chalice's test client patches the environment only for the duration of a call,
+so nothing here is read at import time: handlers call :func:`settings` instead.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from chalicelib.errors import ConfigurationError
+
+Stage = Literal["local", "dev", "prod"]
+
+# Environment variable for each setting. One table, so the error message can
+# name the variable a person has to fix rather than a Python attribute.
+ENVIRONMENT = {
+    "stage": "JUPITER_STAGE",
+    "region": "AWS_DEFAULT_REGION",
+    "aws_endpoint_url": "AWS_ENDPOINT_URL",
+    "keys_table": "JUPITER_KEYS_TABLE",
+    "audit_table": "JUPITER_AUDIT_TABLE",
+    "events_table": "JUPITER_EVENTS_TABLE",
+    "ip_guard_table": "JUPITER_IP_GUARD_TABLE",
+    "server_secret": "JUPITER_SERVER_SECRET",
+    "cors_origins": "JUPITER_API_CORS_ORIGINS",
+    "max_body_bytes": "JUPITER_MAX_BODY_BYTES",
+    "tracing": "JUPITER_TRACING",
+}
+
+
+class Settings(BaseModel):
+    """Validated service settings."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    stage: Stage = "local"
+    region: str = "us-east-1"
+    aws_endpoint_url: str | None = None
+    keys_table: str = Field(min_length=3)
+    audit_table: str = Field(min_length=3)
+    events_table: str = Field(min_length=3)
+    ip_guard_table: str = Field(min_length=3)
+    server_secret: str = Field(min_length=32, repr=False)
+    cors_origins: tuple[str, ...] = ()
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=10_485_760)
+    tracing: bool = False
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if not origin.startswith(("http://", "https://")):
+                raise ValueError(f"origin {origin!r} must start with http(s)://")
+        return value
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Build settings from ``environ`` (the process environment by default)."""
+    source = os.environ if environ is None else environ
+    raw = {field: source[var] for field, var in ENVIRONMENT.items() if var in source}
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "settings"
+        variable = ENVIRONMENT.get(field, field)
+        problems.append(f"{variable}: {error['msg']}")
+    return "invalid configuration: " + "; ".join(problems)
+
+
+@lru_cache(maxsize=1)
+def _cached(signature: tuple[tuple[str, str], ...]) -> Settings:
+    return load_settings(dict(signature))
+
+
+def settings() -> Settings:
+    """Return the settings for the current environment, validated once per value."""
+    signature = tuple(
+        (var, os.environ[var]) for var in ENVIRONMENT.values() if var in os.environ
+    )
+    return _cached(signature)

@@ -1,0 +1,176 @@
+"""The service's error tree; every class carries its HTTP status and code.
+
+::
+
+    JupiterError                      500 internal_error
+    ├── ConfigurationError            500 configuration_error
+    ├── BadRequest                    400 bad_request
+    │   ├── MalformedJSON             400 malformed_json
+    │   ├── ValidationFailed          400 validation_error
+    │   └── InvalidCursor             400 invalid_cursor
+    ├── AuthenticationFailed          401 (code per reason)
+    ├── PermissionDenied              403 insufficient_permissions
+    │   └── EscalationDenied          403 privilege_escalation
+    ├── NotFound                      404 not_found
+    ├── MethodNotAllowed              405 method_not_allowed
+    ├── Conflict                      409 conflict
+    ├── PayloadTooLarge               413 payload_too_large
+    ├── UnsupportedMediaType          415 unsupported_media_type
+    ├── RateLimited                   429 rate_limit_exceeded / quota_exceeded
+    └── StoreUnavailable              503 store_unavailable
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class JupiterError(Exception):
+    """Base of every error the service turns into a problem document."""
+
+    status = 500
+    code = "internal_error"
+    title = "Internal server error"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+
+
+class ConfigurationError(JupiterError):
+    """Raised when a setting is missing or invalid; names the variable."""
+
+    code = "configuration_error"
+    title = "Service misconfigured"
+
+
+class BadRequest(JupiterError):
+    """Raised for a request the service cannot understand."""
+
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+
+class MalformedJSON(BadRequest):
+    """Raised when a body is not a single valid UTF-8 JSON document."""
+
+    code = "malformed_json"
+    title = "Malformed JSON"
+
+
+class ValidationFailed(BadRequest):
+    """Raised when a body or query fails validation; lists each bad field."""
+
+    code = "validation_error"
+    title = "Validation failed"
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(detail, errors=errors)
+
+
+class InvalidCursor(BadRequest):
+    """Raised when a pagination cursor is forged, altered or expired."""
+
+    code = "invalid_cursor"
+    title = "Invalid cursor"
+
+
+class AuthenticationFailed(JupiterError):
+    """Raised when a key is missing, unknown, wrong, revoked, expired or
+    used from an address outside its allowlist."""
+
+    status = 401
+    code = "invalid_api_key"
+    title = "Authentication failed"
+
+    def __init__(self, detail: str, code: str = "invalid_api_key") -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class PermissionDenied(JupiterError):
+    """Raised when a valid key lacks the scope a route needs."""
+
+    status = 403
+    code = "insufficient_permissions"
+    title = "Insufficient permissions"
+
+
+class EscalationDenied(PermissionDenied):
+    """Raised when a key tries to grant more than it holds."""
+
+    code = "privilege_escalation"
+    title = "Privilege escalation refused"
+
+
+class NotFound(JupiterError):
+    """Raised when a resource or route does not exist (or is not visible)."""
+
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class MethodNotAllowed(JupiterError):
+    """Raised when a route exists but not for this method."""
+
+    status = 405
+    code = "method_not_allowed"
+    title = "Method not allowed"
+
+
+class Conflict(JupiterError):
+    """Raised when a request conflicts with the current state."""
+
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class PayloadTooLarge(JupiterError):
+    """Raised when a request body exceeds the configured maximum."""
+
+    status = 413
+    code = "payload_too_large"
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(JupiterError):
+    """Raised when a body is sent with a content type other than JSON."""
+
+    status = 415
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+
+
+class RateLimited(JupiterError):
+    """Raised when a limit refuses the request; carries the true wait."""
+
+    status = 429
+    code = "rate_limit_exceeded"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int, code: str | None = None) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        if code is not None:
+            self.code = code
+        self.retry_after = retry_after
+        # The refused key's windows, when known, for the rate-limit headers.
+        self.usage: Any = None
+        self.headers["Retry-After"] = str(retry_after)
+
+
+class StoreUnavailable(JupiterError):
+    """Raised when DynamoDB cannot be reached or throttles; the service
+    fails closed and asks the client to retry."""
+
+    status = 503
+    code = "store_unavailable"
+    title = "Service unavailable"
+
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.headers["Retry-After"] = str(retry_after)

@@ -1,0 +1,1 @@
+"""The HTTP edge: route registry, admission middleware, problems, CORS, logs."""

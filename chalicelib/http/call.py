@@ -1,0 +1,53 @@
+"""What a route handler receives: the admitted key and the validated request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from chalicelib.admission.gateway import Principal
+from chalicelib.keys.service import Actor
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request, after admission and validation."""
+
+    request_id: str
+    source_ip: str
+    user_agent: str
+    path_params: dict[str, str]
+    headers: dict[str, str]
+    principal: Principal | None
+    body: BaseModel | None
+    query: BaseModel | None
+    raw_body: bytes
+
+    def body_as(self, model: type[Any]) -> Any:
+        assert isinstance(self.body, model)
+        return self.body
+
+    def query_as(self, model: type[Any]) -> Any:
+        assert isinstance(self.query, model)
+        return self.query
+
+    @property
+    def key(self) -> Principal:
+        """The admitted key (routes that are not public always have one)."""
+        assert self.principal is not None
+        return self.principal
+
+    @property
+    def actor(self) -> Actor:
+        key = self.key
+        return Actor(
+            key_id=key.key_id,
+            owner_id=key.owner_id,
+            scopes=key.scopes,
+            tier=key.tier,
+            source_ip=self.source_ip,
+            user_agent=self.user_agent,
+            request_id=self.request_id,
+        )

@@ -1,0 +1,211 @@
+"""The HTTP edge: Chalice middleware and view functions around every route.
+
+For each request the middleware
+
+1. finds the route in the registry and answers CORS preflights;
+2. refuses oversized bodies (413);
+3. admits the key through the gateway's single conditional write, unless the
+   route is public;
+4. lets Chalice run the view (which validates input and calls the handler);
+5. rewrites any error as a problem document, adds the rate-limit, CORS and
+   request-id headers, counts the response bytes, and logs one line.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalice.app import Chalice, Request, Response
+from pydantic import BaseModel
+
+from chalicelib.admission.gateway import Credentials, Principal
+from chalicelib.errors import JupiterError, PayloadTooLarge
+from chalicelib.http import cors, problems
+from chalicelib.http.access_log import clean, log_request
+from chalicelib.http.call import Call
+from chalicelib.http.parsing import parse_json, validate
+from chalicelib.http.ratelimit_headers import rate_limit_headers
+from chalicelib.http.registry import Registry, Route
+from chalicelib.services import services
+
+
+@dataclass
+class Admitted:
+    """What the middleware hands the view: the request id and the key."""
+
+    request_id: str
+    principal: Principal | None
+
+
+_admitted: contextvars.ContextVar[Admitted] = contextvars.ContextVar("admitted")
+
+
+class Edge:
+    """Mounts a registry on a Chalice app with admission middleware."""
+
+    def __init__(self, app: Chalice, registry: Registry) -> None:
+        self._app = app
+        self._registry = registry
+
+    def mount(self) -> None:
+        self._app.register_middleware(self.middleware, "http")
+        self._registry.mount(self._app, self.view)
+
+    def middleware(
+        self, request: Request, get_response: Callable[[Request], Response]
+    ) -> Response:
+        started = time.perf_counter()
+        request_id = _request_id(request)
+        principal: Principal | None = None
+        route = self._registry.find(
+            str(request.context.get("resourcePath", "")), request.method
+        )
+        try:
+            principal = self._admit(request, route)
+            _admitted.set(Admitted(request_id, principal))
+            response = get_response(request)
+        except JupiterError as error:
+            response = problems.from_error(error, request_id)
+            usage = getattr(error, "usage", None)
+            if usage is not None:
+                response.headers.update(rate_limit_headers(usage, time.time()))
+        if response.status_code >= 400 and not problems.is_problem(response):
+            response = problems.from_chalice(response, request_id)
+        self._finish(request, response, request_id, principal, route)
+        log_request(
+            request_id=request_id,
+            key_id=principal.key_id if principal else None,
+            route=route.operation if route else None,
+            method=request.method,
+            path=clean(request.path),
+            status=response.status_code,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            source_ip=_source_ip(request),
+            user_agent=clean(request.headers.get("user-agent")),
+        )
+        return response
+
+    def _admit(self, request: Request, route: Route | None) -> Principal | None:
+        if route is None or request.method == "OPTIONS":
+            return None
+        body = _raw_body(request)
+        limit = services().settings.max_body_bytes
+        if len(body) > limit:
+            raise PayloadTooLarge(
+                f"the body is {len(body)} bytes; the limit is {limit}"
+            )
+        if route.public:
+            return None
+        credentials = Credentials(
+            key_id=request.headers.get("x-api-key-id"),
+            secret=request.headers.get("x-api-key-secret"),
+            source_ip=_source_ip(request),
+        )
+        return services().gateway.admit(credentials, route.scope)
+
+    def _finish(
+        self,
+        request: Request,
+        response: Response,
+        request_id: str,
+        principal: Principal | None,
+        route: Route | None,
+    ) -> None:
+        origin = request.headers.get("origin")
+        allowed = services().settings.cors_origins
+        if request.method == "OPTIONS":
+            response.headers.update(cors.preflight(origin, allowed))
+        else:
+            response.headers.update(cors.grant(origin, allowed))
+        response.headers["X-Request-Id"] = request_id
+        if principal is None:
+            return
+        response.headers.update(rate_limit_headers(principal.usage, time.time()))
+        size = _body_size(response)
+        if size:
+            services().meter.record(principal.key_id, size, request_id)
+
+    def view(self, route: Route) -> Callable[..., Any]:
+        """Return the Chalice view function for ``route``."""
+
+        def handle(**path_params: str) -> Response:
+            admitted = _admitted.get()
+            try:
+                call = self._call(route, admitted, path_params)
+                return _reply(route, route.handler(call))
+            except JupiterError as error:
+                return problems.from_error(error, admitted.request_id)
+
+        return handle
+
+    def _call(
+        self, route: Route, admitted: Admitted, path_params: dict[str, str]
+    ) -> Call:
+        request = self._app.current_request
+        assert request is not None
+        raw = _raw_body(request)
+        body = validate(route.body, parse_json(raw), "body") if route.body else None
+        query = (
+            validate(route.query, dict(request.query_params or {}), "query")
+            if route.query
+            else None
+        )
+        return Call(
+            request_id=admitted.request_id,
+            source_ip=_source_ip(request),
+            user_agent=clean(request.headers.get("user-agent")) or "",
+            path_params=path_params,
+            headers=dict(request.headers),
+            principal=admitted.principal,
+            body=body,
+            query=query,
+            raw_body=raw,
+        )
+
+
+def _reply(route: Route, result: BaseModel | Response) -> Response:
+    if isinstance(result, Response):
+        return result
+    return Response(
+        body=result.model_dump_json(exclude_none=False),
+        status_code=route.status,
+        headers={"Content-Type": "application/json"},
+    )
+
+
+def _raw_body(request: Request) -> bytes:
+    raw = request.raw_body or b""
+    return raw.encode("utf-8") if isinstance(raw, str) else raw
+
+
+def _request_id(request: Request) -> str:
+    gateway_id = request.context.get("requestId")
+    if (
+        isinstance(gateway_id, str)
+        and 8 <= len(gateway_id) <= 64
+        and gateway_id.isascii()
+    ):
+        return "req_" + "".join(c for c in gateway_id if c.isalnum() or c == "-")
+    return "req_" + secrets.token_hex(12)
+
+
+def _source_ip(request: Request) -> str:
+    identity = request.context.get("identity") or {}
+    return str(identity.get("sourceIp") or "unknown")
+
+
+def _body_size(response: Response) -> int:
+    body = response.body
+    if body is None:
+        return 0
+    if isinstance(body, bytes):
+        return len(body)
+    if isinstance(body, str):
+        return len(body.encode("utf-8"))
+    return len(json.dumps(body).encode("utf-8"))

@@ -1,0 +1,1 @@
+"""API keys: creation, listing, revocation, rotation and their audit trail."""

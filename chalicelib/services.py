@@ -1,0 +1,75 @@
+"""Build the service's role objects from settings, once per process.
+
+Handlers ask :func:`services` for their collaborators. Tests may install their
+own (a fixed clock, say) with :func:`override`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from chalicelib import aws, tracing
+from chalicelib.admission.gateway import Gateway
+from chalicelib.admission.ip_guard import IpGuard
+from chalicelib.admission.quota import DataMeter
+from chalicelib.clock import Clock, SystemClock
+from chalicelib.config import Settings, settings
+from chalicelib.keys.service import KeyService
+
+
+@dataclass
+class Services:
+    """Every collaborator a handler may need."""
+
+    settings: Settings
+    clock: Clock
+    gateway: Gateway
+    meter: DataMeter
+    keys: KeyService
+
+    @classmethod
+    def from_settings(cls, config: Settings, clock: Clock | None = None) -> Services:
+        tracing.configure(config)
+        clock = clock or SystemClock()
+        client = aws.dynamodb()
+        meter = DataMeter(client, config.keys_table, config.events_table, clock)
+        guard = IpGuard(client, config.ip_guard_table, clock)
+        gateway = Gateway(
+            client, config.keys_table, clock, guard, on_quota_refused=meter.raise_events
+        )
+        keys = KeyService(
+            client, config.keys_table, config.audit_table, clock, config.server_secret
+        )
+        return cls(config, clock, gateway, meter, keys)
+
+
+_built: dict[Settings, Services] = {}
+_override: list[Services] = []
+
+
+def services() -> Services:
+    """Return the services for the current settings (or the installed override)."""
+    if _override:
+        return _override[-1]
+    config = settings()
+    if config not in _built:
+        _built[config] = Services.from_settings(config)
+    return _built[config]
+
+
+@contextmanager
+def override(replacement: Services) -> Iterator[Services]:
+    """Use ``replacement`` for the duration of the block."""
+    _override.append(replacement)
+    try:
+        yield replacement
+    finally:
+        _override.pop()
+
+
+def reset() -> None:
+    """Forget every built service (between test cases with fresh stores)."""
+    _built.clear()
+    aws.reset_clients()

@@ -1,0 +1,1 @@
+"""The declaration of every stateful AWS resource, and a provisioner for it."""

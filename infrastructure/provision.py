@@ -1,0 +1,154 @@
+"""Create the resources declared in ``template.yaml`` on any AWS endpoint.
+
+Tests (under moto) and the local stack (against a moto server) call this, so
+what they run on is exactly what CloudFormation deploys. It understands the
+small part of CloudFormation the template uses: ``Ref`` and ``Fn::Sub`` of the
+``Stage`` parameter and of other resources, ``Fn::GetAtt`` of a queue's
+``Arn``, ``Fn::If``/``Fn::Equals`` conditions, DynamoDB tables and SQS queues.
+Existing resources are left as they are, so provisioning is idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import boto3
+from cfnlint.decode import decode_str
+
+TEMPLATE = Path(__file__).with_name("template.yaml")
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """Parse the CloudFormation template (YAML with short-form tags)."""
+    template, matches = decode_str(path.read_text())
+    if template is None:
+        raise ValueError(f"cannot parse {path.name}: {matches}")
+    return dict(template)
+
+
+class Resolver:
+    """Resolves intrinsic functions against one stage's parameters."""
+
+    def __init__(self, template: dict[str, Any], stage: str, region: str) -> None:
+        self.template = template
+        self.parameters = {
+            "Stage": stage,
+            "AWS::Region": region,
+            "AWS::AccountId": "123456789012",
+        }
+        self.physical: dict[str, str] = {}
+        self.arns: dict[str, str] = {}
+
+    def condition(self, name: str) -> bool:
+        return bool(self.value(self.template.get("Conditions", {})[name]))
+
+    def value(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self.value(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            ((fn, arg),) = node.items()
+            if fn == "Ref":
+                return self.parameters.get(arg) or self.physical[arg]
+            if fn == "Fn::Sub":
+                return re.sub(
+                    r"\$\{([^}]+)\}", lambda m: str(self._sub(m.group(1))), arg
+                )
+            if fn == "Fn::GetAtt":
+                resource, attribute = arg if isinstance(arg, list) else arg.split(".")
+                if attribute != "Arn":
+                    raise ValueError(f"unsupported GetAtt {resource}.{attribute}")
+                return self.arns[resource]
+            if fn == "Fn::If":
+                name, yes, no = arg
+                return self.value(yes if self.condition(name) else no)
+            if fn == "Fn::Equals":
+                left, right = (self.value(a) for a in arg)
+                return left == right
+        return {k: self.value(v) for k, v in node.items()}
+
+    def _sub(self, name: str) -> Any:
+        if name in self.parameters:
+            return self.parameters[name]
+        if "." in name:
+            return self.value({"Fn::GetAtt": name.split(".")})
+        return self.physical[name]
+
+
+def provision(
+    stage: str,
+    region: str = "us-east-1",
+    endpoint_url: str | None = None,
+    template_path: Path = TEMPLATE,
+) -> dict[str, str]:
+    """Create every resource for ``stage``; return the template's outputs."""
+    template = load_template(template_path)
+    resolver = Resolver(template, stage, region)
+    session = boto3.session.Session()
+    dynamodb = session.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
+    sqs = session.client("sqs", region_name=region, endpoint_url=endpoint_url)
+    for logical_id, resource in template["Resources"].items():
+        kind = resource["Type"]
+        properties = resolver.value(resource.get("Properties", {}))
+        if kind == "AWS::DynamoDB::Table":
+            resolver.physical[logical_id] = _table(dynamodb, properties)
+        elif kind == "AWS::SQS::Queue":
+            url, arn = _queue(sqs, properties)
+            resolver.physical[logical_id] = url
+            resolver.arns[logical_id] = arn
+    return {
+        name: str(resolver.value(output["Value"]))
+        for name, output in template.get("Outputs", {}).items()
+    }
+
+
+def environment(
+    outputs: dict[str, str], template_path: Path = TEMPLATE
+) -> dict[str, str]:
+    """Map outputs to the environment variables their descriptions name."""
+    declared = load_template(template_path).get("Outputs", {})
+    return {declared[name]["Description"]: value for name, value in outputs.items()}
+
+
+def _table(client: Any, properties: dict[str, Any]) -> str:
+    name = properties["TableName"]
+    if name in client.list_tables()["TableNames"]:
+        return str(name)
+    arguments = {
+        key: properties[key]
+        for key in (
+            "TableName",
+            "AttributeDefinitions",
+            "KeySchema",
+            "BillingMode",
+            "GlobalSecondaryIndexes",
+            "StreamSpecification",
+        )
+        if key in properties
+    }
+    if "StreamSpecification" in arguments:
+        arguments["StreamSpecification"] = {
+            "StreamEnabled": True,
+            "StreamViewType": arguments["StreamSpecification"]["StreamViewType"],
+        }
+    client.create_table(**arguments)
+    ttl = properties.get("TimeToLiveSpecification")
+    if ttl:
+        client.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+    return str(name)
+
+
+def _queue(client: Any, properties: dict[str, Any]) -> tuple[str, str]:
+    name = properties["QueueName"]
+    attributes = {
+        key: json.dumps(value) if isinstance(value, dict) else str(value)
+        for key, value in properties.items()
+        if key not in ("QueueName", "Tags")
+    }
+    url = client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return str(url), str(arn["Attributes"]["QueueArn"])
