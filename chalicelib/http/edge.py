@@ -39,6 +39,7 @@ from chalicelib.services import services
 class Admitted:
     """What the middleware hands the view: the request id and the key."""
 
+    request: Request
     request_id: str
     principal: Principal | None
 
@@ -68,7 +69,7 @@ class Edge:
         )
         try:
             principal = self._admit(request, route)
-            _admitted.set(Admitted(request_id, principal))
+            _admitted.set(Admitted(request, request_id, principal))
             response = get_response(request)
         except JupiterError as error:
             response = problems.from_error(error, request_id)
@@ -147,8 +148,9 @@ class Edge:
     def _call(
         self, route: Route, admitted: Admitted, path_params: dict[str, str]
     ) -> Call:
-        request = self._app.current_request
-        assert request is not None
+        # The request comes from the middleware, not ``app.current_request``:
+        # that attribute is shared by every thread of a local server.
+        request = admitted.request
         raw = _raw_body(request)
         body = validate(route.body, parse_json(raw), "body") if route.body else None
         query = (
