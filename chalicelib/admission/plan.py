@@ -42,13 +42,15 @@ def add_limiter(expr: Expression, believed: dict[str, Any] | None, now: float) -
 
 
 def _add_hour(expr: Expression, believed: dict[str, Any] | None, now: float) -> None:
-    hw, ht, hm = expr.name("hw"), expr.name("ht"), expr.name("hm")
-    one = expr.value(1)
     current = minute_of(now)
     if believed is not None:
         # A clock behind the item's newest minute counts into that minute.
         current = max(current, int(believed["hw"]))
     if believed is None or int(believed["hw"]) == current:
+        # Placeholders are made only on the branch that uses them: DynamoDB
+        # rejects a write that declares a value its expressions never use.
+        hw, ht, hm = expr.name("hw"), expr.name("ht"), expr.name("hm")
+        one = expr.value(1)
         slot = expr.name(str(current % RING))
         expr.conditions.append(f"{hw} = {expr.value(current)}")
         # The hour is full when the 61 counted minutes hold the limit.
