@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from chalicelib.errors import ConfigurationError
@@ -27,6 +29,7 @@ ENVIRONMENT = {
     "events_table": "JUPITER_EVENTS_TABLE",
     "ip_guard_table": "JUPITER_IP_GUARD_TABLE",
     "server_secret": "JUPITER_SERVER_SECRET",
+    "server_secret_parameter": "JUPITER_SERVER_SECRET_PARAMETER",
     "cors_origins": "JUPITER_API_CORS_ORIGINS",
     "max_body_bytes": "JUPITER_MAX_BODY_BYTES",
     "tracing": "JUPITER_TRACING",
@@ -46,6 +49,9 @@ class Settings(BaseModel):
     events_table: str = Field(min_length=3)
     ip_guard_table: str = Field(min_length=3)
     server_secret: str = Field(min_length=32, repr=False)
+    # Deployed stages keep the secret out of the function's configuration: an
+    # SSM SecureString read once per process when JUPITER_SERVER_SECRET is unset.
+    server_secret_parameter: str | None = None
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=10_485_760)
     tracing: bool = False
@@ -70,10 +76,31 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Build settings from ``environ`` (the process environment by default)."""
     source = os.environ if environ is None else environ
     raw = {field: source[var] for field, var in ENVIRONMENT.items() if var in source}
+    if "server_secret" not in raw and "server_secret_parameter" in raw:
+        raw["server_secret"] = read_parameter(raw["server_secret_parameter"], raw)
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
         raise ConfigurationError(_describe(exc)) from None
+
+
+def read_parameter(name: str, raw: dict[str, str]) -> str:
+    """Read a SecureString from SSM Parameter Store; name the variable on failure."""
+    client: Any = boto3.session.Session().client(
+        "ssm", region_name=raw.get("region"), endpoint_url=raw.get("aws_endpoint_url")
+    )
+    try:
+        response = client.get_parameter(Name=name, WithDecryption=True)
+    except (ClientError, BotoCoreError) as exc:
+        reason = (
+            exc.response.get("Error", {}).get("Code", "error")
+            if isinstance(exc, ClientError)
+            else type(exc).__name__
+        )
+        raise ConfigurationError(
+            f"JUPITER_SERVER_SECRET_PARAMETER: cannot read {name} ({reason})"
+        ) from None
+    return str(response["Parameter"]["Value"])
 
 
 def _describe(exc: ValidationError) -> str:

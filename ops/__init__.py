@@ -1,0 +1,1 @@
+"""Operator commands for deployed stages (run with the operator's credentials)."""

@@ -1,0 +1,233 @@
+"""The deployed stages' configuration: names, tracing, secrets and IAM policy."""
+
+from __future__ import annotations
+
+import json
+from fnmatch import fnmatchcase
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import boto3
+import cfnlint
+import pytest
+
+from chalicelib.config import load_settings
+from chalicelib.errors import ConfigurationError
+from ops.stages import STAGES, stage_tables
+
+ROOT = Path(__file__).resolve().parents[2]
+CHALICE = ROOT / ".chalice"
+DEPLOYED = ("dev", "prod")
+
+# The DynamoDB IAM actions behind each API call the service makes today.
+# TransactWriteItems has no IAM action of its own: each of its items is
+# authorized as the Put or Update it contains.
+ACTIONS_IN_USE = {
+    "dynamodb:BatchGetItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+}
+
+
+def _config() -> dict[str, Any]:
+    return dict(json.loads((CHALICE / "config.json").read_text()))
+
+
+def _stage(stage: str) -> dict[str, Any]:
+    return dict(_config()["stages"][stage])
+
+
+def _policy(stage: str) -> list[dict[str, Any]]:
+    path = CHALICE / _stage(stage)["iam_policy_file"]
+    return list(json.loads(path.read_text())["Statement"])
+
+
+def _allows(stage: str, action: str, resource: str) -> bool:
+    return any(
+        statement["Effect"] == "Allow"
+        and action in statement["Action"]
+        and any(fnmatchcase(resource, pattern) for pattern in statement["Resource"])
+        for statement in _policy(stage)
+    )
+
+
+@cache
+def _known_actions() -> frozenset[str]:
+    data = Path(cfnlint.__file__).parent / "data/AdditionalSpecs/Policies.json"
+    services = json.loads(data.read_text())
+    return frozenset(
+        f"{prefix}:{action}"
+        for prefix, service in services.items()
+        for action in service.get("Actions", {})
+    )
+
+
+def test_config_declares_local_dev_and_prod_with_regional_endpoints() -> None:
+    config = _config()
+
+    assert set(config["stages"]) == set(STAGES)
+    assert config["app_name"] == "jupiter-api"
+    assert config["api_gateway_endpoint_type"] == "REGIONAL"
+    assert config["autogen_policy"] is False
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_names_every_table_of_the_template(stage: str) -> None:
+    environment = _stage(stage)["environment_variables"]
+
+    assert environment["JUPITER_STAGE"] == stage
+    for variable, table in stage_tables(stage).items():
+        assert environment.get(variable) == table, (
+            f"{stage} lacks {variable}={table}: run python -m ops.stages"
+        )
+
+
+@pytest.mark.parametrize("stage", DEPLOYED)
+def test_deployed_stage_traces_and_sizes_its_function(stage: str) -> None:
+    config = _stage(stage)
+    api = config["lambda_functions"]["api_handler"]
+
+    assert config["xray"] is True
+    assert config["environment_variables"]["JUPITER_TRACING"] == "true"
+    assert 1 <= api["lambda_timeout"] <= 29  # API Gateway gives up at 29 s
+    assert api["lambda_memory_size"] >= 512
+
+
+def test_local_stage_does_not_trace() -> None:
+    assert _stage("local")["environment_variables"]["JUPITER_TRACING"] == "false"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_no_stage_commits_a_server_secret(stage: str) -> None:
+    assert "JUPITER_SERVER_SECRET" not in _stage(stage)["environment_variables"]
+
+
+@pytest.mark.parametrize("stage", DEPLOYED)
+def test_deployed_stage_reads_its_own_secret_parameter(stage: str) -> None:
+    parameter = _stage(stage)["environment_variables"][
+        "JUPITER_SERVER_SECRET_PARAMETER"
+    ]
+
+    assert parameter == f"/jupiter/{stage}/server-secret"
+    arn = f"arn:aws:ssm:us-east-1:123456789012:parameter{parameter}"
+    assert _allows(stage, "ssm:GetParameter", arn)
+    other = "prod" if stage == "dev" else "dev"
+    assert not _allows(stage, "ssm:GetParameter", arn.replace(stage, other))
+
+
+@pytest.mark.parametrize("stage", DEPLOYED)
+def test_policy_names_only_real_iam_actions(stage: str) -> None:
+    actions = {a for s in _policy(stage) for a in s["Action"]}
+
+    unknown = {a for a in actions if a.lower() not in _known_actions()}
+    assert not unknown
+
+
+@pytest.mark.parametrize("stage", DEPLOYED)
+def test_policy_grants_the_dynamodb_actions_in_use_and_no_others(stage: str) -> None:
+    granted = {
+        a for s in _policy(stage) for a in s["Action"] if a.startswith("dynamodb:")
+    }
+
+    assert granted == ACTIONS_IN_USE
+
+
+@pytest.mark.parametrize("stage", DEPLOYED)
+def test_policy_reaches_every_table_of_its_stage(stage: str) -> None:
+    for table in stage_tables(stage).values():
+        arn = f"arn:aws:dynamodb:us-east-1:123456789012:table/{table}"
+        assert _allows(stage, "dynamodb:UpdateItem", arn)
+        assert _allows(stage, "dynamodb:Query", f"{arn}/index/by_owner")
+
+
+@pytest.mark.parametrize(("stage", "other"), [("dev", "prod"), ("prod", "dev")])
+def test_policy_reaches_no_table_of_another_stage(stage: str, other: str) -> None:
+    for table in [*stage_tables(other).values(), "someone-elses-table"]:
+        arn = f"arn:aws:dynamodb:us-east-1:123456789012:table/{table}"
+        for action in ACTIONS_IN_USE:
+            assert not _allows(stage, action, arn)
+            assert not _allows(stage, action, f"{arn}/index/by_owner")
+
+
+@pytest.mark.parametrize("stage", DEPLOYED)
+def test_policy_allows_logs_tracing_and_websocket_posts(stage: str) -> None:
+    group = (
+        f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/jupiter-api-{stage}"
+    )
+    connection = (
+        f"arn:aws:execute-api:us-east-1:123456789012:abc123/{stage}"
+        "/POST/@connections/Q2xpZW50"
+    )
+
+    assert _allows(stage, "logs:CreateLogGroup", group)
+    assert _allows(stage, "logs:PutLogEvents", f"{group}:log-stream:2026/01/01/x")
+    assert _allows(stage, "xray:PutTraceSegments", "*")
+    assert _allows(stage, "xray:PutTelemetryRecords", "*")
+    assert _allows(stage, "execute-api:ManageConnections", connection)
+    other = "prod" if stage == "dev" else "dev"
+    assert not _allows(
+        stage, "execute-api:ManageConnections", connection.replace(stage, other)
+    )
+
+
+def _without_secret(env: dict[str, str], **extra: str) -> dict[str, str]:
+    return {
+        **{k: v for k, v in env.items() if k != "JUPITER_SERVER_SECRET"},
+        "AWS_DEFAULT_REGION": "us-east-1",
+        **extra,
+    }
+
+
+def test_server_secret_is_read_from_its_parameter(aws_env: dict[str, str]) -> None:
+    secret = "s" * 64
+    boto3.client("ssm", region_name="us-east-1").put_parameter(
+        Name="/jupiter/dev/server-secret", Value=secret, Type="SecureString"
+    )
+    env = _without_secret(
+        aws_env, JUPITER_SERVER_SECRET_PARAMETER="/jupiter/dev/server-secret"
+    )
+
+    assert load_settings(env).server_secret == secret
+
+
+def test_missing_secret_parameter_names_the_variable_and_parameter(
+    aws_env: dict[str, str],
+) -> None:
+    env = _without_secret(
+        aws_env, JUPITER_SERVER_SECRET_PARAMETER="/jupiter/dev/server-secret"
+    )
+
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings(env)
+
+    message = str(raised.value)
+    assert "JUPITER_SERVER_SECRET_PARAMETER" in message
+    assert "/jupiter/dev/server-secret" in message
+    assert "ParameterNotFound" in message
+
+
+def test_unreachable_parameter_store_is_a_configuration_error(
+    aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    env = _without_secret(
+        aws_env,
+        JUPITER_SERVER_SECRET_PARAMETER="/jupiter/dev/server-secret",
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",
+    )
+
+    with pytest.raises(ConfigurationError, match="EndpointConnectionError"):
+        load_settings(env)
+
+
+def test_explicit_secret_wins_over_the_parameter(aws_env: dict[str, str]) -> None:
+    env = {
+        **aws_env,
+        "JUPITER_SERVER_SECRET_PARAMETER": "/jupiter/dev/never-created",
+    }
+
+    assert load_settings(env).server_secret == aws_env["JUPITER_SERVER_SECRET"]
