@@ -26,9 +26,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) lint typecheck
+# Every check, cheapest first, in this order even under `make -j`.
+test: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/cfn-lint infrastructure/template.yaml
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+unit functional e2e: $(STAMP)
+	$(BIN)/python -m pytest -q tests/$@
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -1,0 +1,50 @@
+"""Run the benchmarks: ``python -m benchmarks [name ...]`` (``make bench``).
+
+Each entry of :data:`BENCHMARKS` returns a :class:`~benchmarks.report.Report`:
+one printed table, and its figures written to ``dist/bench/<name>.json``.
+Names on the command line (a module's name, e.g. ``admission``) pick a subset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from benchmarks import admission
+from benchmarks.report import Report, machine, render, write
+
+Benchmark = Callable[[], Report]
+
+BENCHMARKS: list[Benchmark] = [admission.run]
+
+
+def _name(benchmark: Benchmark) -> str:
+    return benchmark.__module__.rsplit(".", 1)[-1]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the chosen benchmarks, print their tables, write their figures."""
+    known = {_name(b): b for b in BENCHMARKS}
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("names", nargs="*", metavar="name", help=", ".join(known))
+    names = parser.parse_args(argv).names or list(known)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        parser.error(
+            f"unknown benchmark {', '.join(unknown)}; known: {', '.join(known)}"
+        )
+    about = machine()
+    print(f"{about['date']} · {about['cpus']} CPUs · {about['cpu_model']}")
+    for name in names:
+        started = time.perf_counter()
+        report = known[name]()
+        path = write(report)
+        print(f"\n{render(report)}\n")
+        print(f"({time.perf_counter() - started:.1f} s; figures in {path})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

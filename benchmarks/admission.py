@@ -1,0 +1,217 @@
+"""Admission: DynamoDB round trips per request, and the in-process overhead.
+
+Run under moto, in one process, through the Lambda entry point (``app(event,
+context)`` with an API Gateway proxy event), so Chalice's routing, the edge
+middleware, validation, the access log and the byte count are all included.
+
+1. Round trips, counted with botocore's ``before-call`` event on the service's
+   DynamoDB client: for ``Gateway.admit`` alone, and for whole requests to a
+   few endpoints.
+2. Latency: each authenticated ``GET /api/usage`` is timed, then the very
+   DynamoDB calls it made (recorded with their parameters) are issued again
+   directly with boto3 and timed. The ratio of the medians is what the service
+   adds on top of its store calls; moto answers in-process, far faster than
+   DynamoDB over a network, so against AWS the ratio would be closer to 1.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import uuid
+from typing import Any
+
+from botocore import xform_name
+from botocore.exceptions import ClientError
+
+from benchmarks.harness import (
+    SOURCE_IP,
+    CallRecorder,
+    lambda_context,
+    proxy_event,
+    sandbox,
+)
+from benchmarks.report import Report, summary
+from chalicelib import aws
+from chalicelib.admission.gateway import Credentials
+from chalicelib.keys.models import CreateKeyRequest
+from chalicelib.policy import Scope, Tier
+from chalicelib.services import services
+
+WARMUP = 20
+
+
+def run(requests: int = 300) -> Report:
+    """Measure admission round trips and overhead with ``requests`` samples each."""
+    with sandbox():
+        from app import app
+
+        client = aws.dynamodb()
+        trips = _admission_trips(client, requests)
+        endpoints = _endpoint_trips(app, client, max(10, requests // 10))
+        latency = _latency(app, client, requests)
+    figures = {"admission": trips, "endpoints": endpoints, "latency": latency}
+    return Report(
+        name="admission",
+        title="Admission (moto, in-process)",
+        columns=("measure", "value", "detail"),
+        rows=_rows(figures),
+        figures=figures,
+    )
+
+
+def _key(tier: Tier = Tier.ENTERPRISE) -> dict[str, str]:
+    # Each phase gets its own key, so no phase runs into another's burst window.
+    created = services().keys.create_unchecked(
+        CreateKeyRequest(
+            name="bench", owner_id="org_bench", permissions=[Scope.ADMIN], tier=tier
+        ),
+        created_by="bench",
+    )
+    return {"X-API-Key-ID": created.key_id, "X-API-Key-Secret": created.key_secret}
+
+
+def _admission_trips(client: Any, requests: int) -> dict[str, Any]:
+    headers = _key()
+    credentials = Credentials(
+        headers["X-API-Key-ID"], headers["X-API-Key-Secret"], SOURCE_IP
+    )
+    gateway = services().gateway
+    per_request = []
+    with CallRecorder(client) as recorder:
+        for _ in range(requests):
+            recorder.clear()
+            gateway.admit(credentials, Scope.READ_THREATS)
+            per_request.append(recorder.total())
+    return {
+        "calls_per_admission": sum(per_request) / requests,
+        "max": max(per_request),
+        "n": requests,
+    }
+
+
+def _endpoint_events(headers: dict[str, str]) -> dict[str, dict[str, Any]]:
+    body = json.dumps(
+        {"name": "bench", "owner_id": "org_bench", "permissions": ["READ_THREATS"]}
+    )
+    json_headers = {**headers, "Content-Type": "application/json"}
+    return {
+        "GET /api/health": proxy_event("GET", "/api/health", {}),
+        "GET /api/usage": proxy_event("GET", "/api/usage", headers),
+        "GET /api/keys": proxy_event("GET", "/api/keys", headers),
+        "POST /api/keys": proxy_event("POST", "/api/keys", json_headers, body),
+    }
+
+
+def _endpoint_trips(app: Any, client: Any, requests: int) -> dict[str, Any]:
+    events = _endpoint_events(_key())
+    results: dict[str, Any] = {}
+    for label, event in events.items():
+        with CallRecorder(client) as recorder:
+            for _ in range(requests):
+                _serve(app, event)
+            results[label] = {
+                "calls_per_request": recorder.total() / requests,
+                "by_operation": {
+                    op: count / requests
+                    for op, count in sorted(recorder.counts.items())
+                },
+                "n": requests,
+            }
+    return results
+
+
+def _serve(app: Any, event: dict[str, Any]) -> float:
+    """Serve ``event`` as Lambda would; return the seconds the app took."""
+    context = {**event["requestContext"], "requestId": str(uuid.uuid4())}
+    fresh, invocation = {**event, "requestContext": context}, lambda_context()
+    started = time.perf_counter()
+    response = app(fresh, invocation)
+    elapsed = time.perf_counter() - started
+    if response["statusCode"] >= 400:
+        raise RuntimeError(f"benchmark request failed: {response}")
+    return elapsed
+
+
+def _latency(app: Any, client: Any, requests: int) -> dict[str, Any]:
+    event = proxy_event("GET", "/api/usage", _key())
+    for _ in range(WARMUP):
+        _serve(app, event)
+    served, bare, calls = [], [], []
+    with CallRecorder(client) as recorder:
+        for _ in range(requests):
+            recorder.clear()
+            served.append(_serve(app, event))
+            made = [(op, copy.deepcopy(params)) for op, params in recorder.calls]
+            calls.append(len(made))
+            bare.append(_replay(client, made))
+    request, store = summary(served), summary(bare)
+    return {
+        "request": request,
+        "bare_calls": store,
+        "calls_per_request": sum(calls) / requests,
+        "ratio_of_medians": round(request["median_ms"] / store["median_ms"], 2),
+        "overhead_ms": round(request["median_ms"] - store["median_ms"], 3),
+    }
+
+
+def _replay(client: Any, calls: list[tuple[str, dict[str, Any]]]) -> float:
+    """Issue ``calls`` directly with boto3; return the time they took."""
+    methods = [(getattr(client, xform_name(op)), params) for op, params in calls]
+    started = time.perf_counter()
+    for method, params in methods:
+        try:
+            method(**params)
+        except ClientError as exc:
+            # A replayed limiter write can find its slot moved on: a refused
+            # condition is still one round trip, which is what is timed.
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+    return time.perf_counter() - started
+
+
+def _rows(figures: dict[str, Any]) -> list[tuple[str, ...]]:
+    trips = figures["admission"]
+    rows: list[tuple[str, ...]] = [
+        (
+            "DynamoDB calls per admission (Gateway.admit)",
+            f"{trips['calls_per_admission']:.2f}",
+            f"max {trips['max']}, n={trips['n']}",
+        )
+    ]
+    for label, result in figures["endpoints"].items():
+        detail = ", ".join(f"{op} {n:.2f}" for op, n in result["by_operation"].items())
+        rows.append(
+            (
+                f"DynamoDB calls per {label}",
+                f"{result['calls_per_request']:.2f}",
+                detail,
+            )
+        )
+    latency = figures["latency"]
+    request, store = latency["request"], latency["bare_calls"]
+    rows += [
+        (
+            "GET /api/usage in-process, median",
+            f"{request['median_ms']:.2f} ms",
+            f"p95 {request['p95_ms']:.2f} ms, n={request['n']}",
+        ),
+        (
+            "its DynamoDB calls issued directly, median",
+            f"{store['median_ms']:.2f} ms",
+            f"p95 {store['p95_ms']:.2f} ms, "
+            f"{latency['calls_per_request']:.2f} calls per request",
+        ),
+        (
+            "overhead ratio (request / its calls)",
+            f"{latency['ratio_of_medians']:.2f}x",
+            "ratio of medians, same run",
+        ),
+        (
+            "overhead per request",
+            f"{latency['overhead_ms']:.2f} ms",
+            "difference of medians",
+        ),
+    ]
+    return rows

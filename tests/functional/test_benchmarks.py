@@ -1,0 +1,61 @@
+"""The admission benchmark's figures, on a small sample (``make bench`` runs more)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import admission
+from benchmarks.__main__ import main
+from benchmarks.report import Report, render, write
+
+
+@pytest.fixture(scope="module")
+def report() -> Report:
+    return admission.run(requests=20)
+
+
+def test_admission_is_one_dynamodb_round_trip(report: Report) -> None:
+    trips = report.figures["admission"]
+
+    assert trips["calls_per_admission"] == 1
+    assert trips["max"] == 1
+
+
+def test_a_usage_request_is_admission_plus_one_byte_count(report: Report) -> None:
+    usage = report.figures["endpoints"]["GET /api/usage"]
+
+    assert usage["by_operation"] == {"UpdateItem": 2}
+
+
+def test_latency_compares_the_request_with_its_own_calls(report: Report) -> None:
+    latency = report.figures["latency"]
+
+    assert latency["calls_per_request"] == 2
+    assert latency["request"]["n"] == latency["bare_calls"]["n"] == 20
+    assert latency["ratio_of_medians"] > 0
+
+
+def test_report_prints_one_row_per_figure(report: Report) -> None:
+    table = render(report)
+
+    assert table.startswith("Admission")
+    assert table.count("\n| ") == len(report.rows) + 1
+
+
+def test_figures_are_written_with_the_machine(report: Report, tmp_path: Path) -> None:
+    path = write(report, tmp_path)
+
+    document = json.loads(path.read_text())
+    assert path.name == "admission.json"
+    assert document["figures"]["admission"]["calls_per_admission"] == 1
+    assert document["machine"]["cpus"] >= 1
+
+
+def test_unknown_benchmark_name_is_a_usage_error() -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["no_such_benchmark"])
+
+    assert exited.value.code == 2
