@@ -33,6 +33,8 @@ ENVIRONMENT = {
     "cors_origins": "JUPITER_API_CORS_ORIGINS",
     "max_body_bytes": "JUPITER_MAX_BODY_BYTES",
     "tracing": "JUPITER_TRACING",
+    "public_url": "JUPITER_PUBLIC_URL",
+    "public_ws_url": "JUPITER_PUBLIC_WS_URL",
 }
 
 
@@ -55,6 +57,11 @@ class Settings(BaseModel):
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=10_485_760)
     tracing: bool = False
+    # The base URL clients call (before /api); the OpenAPI document's server.
+    # Unset, it is taken from each request's Host and X-Forwarded-Proto.
+    public_url: str | None = None
+    # The WebSocket URL clients connect to; unset, ws(s)://<public URL>/ws.
+    public_ws_url: str | None = None
 
     @field_validator("cors_origins", mode="before")
     @classmethod

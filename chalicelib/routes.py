@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chalicelib import health, usage
+from chalicelib.apidoc import api as apidoc
 from chalicelib.http.registry import Registry, Route
 from chalicelib.keys import api as keys
 from chalicelib.keys.models import (
@@ -78,6 +79,58 @@ ROUTES = [
         "Usage",
         response=usage.UsageReport,
         errors=(401, 429),
+    ),
+    Route(
+        "get_openapi",
+        "GET",
+        "/api/openapi.json",
+        apidoc.get_openapi,
+        "This API's OpenAPI 3.1 document",
+        "Documentation",
+        public=True,
+    ),
+    Route(
+        "get_asyncapi",
+        "GET",
+        "/api/asyncapi.json",
+        apidoc.get_asyncapi,
+        "The WebSocket protocol's AsyncAPI 3 document",
+        "Documentation",
+        public=True,
+    ),
+    Route(
+        "get_postman_collection",
+        "GET",
+        "/api/postman.json",
+        apidoc.get_postman_collection,
+        "A Postman collection of every endpoint",
+        "Documentation",
+        public=True,
+    ),
+    Route(
+        "get_docs",
+        "GET",
+        "/api/docs",
+        apidoc.get_docs,
+        "The interactive documentation page",
+        "Documentation",
+        public=True,
+        media_type="text/html",
+    ),
+    Route(
+        "get_sdk",
+        "GET",
+        "/api/sdks/{language}",
+        apidoc.get_sdk,
+        "A generated client SDK (python, javascript or unity) as a zip",
+        "Documentation",
+        public=True,
+        media_type="application/zip",
+        description=(
+            "Send `Accept: application/zip` (or `*/*`): API Gateway returns "
+            "binary bodies only to requests that accept them."
+        ),
+        errors=(400, 404),
     ),
 ]
 

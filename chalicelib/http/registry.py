@@ -37,6 +37,9 @@ class Route:
     status: int = 200
     description: str = ""
     errors: tuple[int, ...] = field(default=())
+    # What a success answers with; routes without a response model (the docs
+    # page, the SDK zips) say so here for the OpenAPI document and the SDKs.
+    media_type: str = "application/json"
 
 
 class Registry:
