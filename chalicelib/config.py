@@ -12,7 +12,13 @@ from typing import Any, Literal
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from chalicelib.errors import ConfigurationError
 
@@ -35,6 +41,15 @@ ENVIRONMENT = {
     "tracing": "JUPITER_TRACING",
     "public_url": "JUPITER_PUBLIC_URL",
     "public_ws_url": "JUPITER_PUBLIC_WS_URL",
+    "webhooks_table": "JUPITER_WEBHOOKS_TABLE",
+    "webhook_deliveries_table": "JUPITER_WEBHOOK_DELIVERIES_TABLE",
+    "webhook_queue_url": "JUPITER_WEBHOOK_QUEUE_URL",
+    "webhook_dlq_url": "JUPITER_WEBHOOK_DLQ_URL",
+    "webhook_schedule": "JUPITER_WEBHOOK_SCHEDULE",
+    "webhook_jitter": "JUPITER_WEBHOOK_JITTER",
+    "webhook_timeout_seconds": "JUPITER_WEBHOOK_TIMEOUT_SECONDS",
+    "webhook_disable_after_seconds": "JUPITER_WEBHOOK_DISABLE_AFTER_SECONDS",
+    "webhook_allow_loopback": "JUPITER_WEBHOOK_ALLOW_LOOPBACK",
 }
 
 
@@ -62,6 +77,18 @@ class Settings(BaseModel):
     public_url: str | None = None
     # The WebSocket URL clients connect to; unset, ws(s)://<public URL>/ws.
     public_ws_url: str | None = None
+    webhooks_table: str = Field(min_length=3)
+    webhook_deliveries_table: str = Field(min_length=3)
+    webhook_queue_url: str = Field(min_length=3)
+    webhook_dlq_url: str = Field(min_length=3)
+    # Seconds before each attempt, comma-separated; unset, the stage's default
+    # (see chalicelib.webhooks.schedule) applies.
+    webhook_schedule: str | None = None
+    webhook_jitter: float = Field(default=0.1, ge=0, le=0.5)
+    webhook_timeout_seconds: float = Field(default=15, gt=0, le=60)
+    webhook_disable_after_seconds: int = Field(default=5 * 86_400, ge=60)
+    # Deliveries to 127.0.0.0/8 and ::1; only the local stage may allow them.
+    webhook_allow_loopback: bool = False
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -76,6 +103,23 @@ class Settings(BaseModel):
         for origin in value:
             if not origin.startswith(("http://", "https://")):
                 raise ValueError(f"origin {origin!r} must start with http(s)://")
+        return value
+
+    @field_validator("webhook_schedule")
+    @classmethod
+    def _schedule_is_seconds(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = [p.strip() for p in value.split(",")]
+        if not all(p.isdigit() for p in parts) or not 1 <= len(parts) <= 20:
+            raise ValueError("must be 1 to 20 comma-separated whole seconds")
+        return ",".join(parts)
+
+    @field_validator("webhook_allow_loopback")
+    @classmethod
+    def _loopback_only_locally(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("stage") != "local":
+            raise ValueError("loopback webhook targets are allowed only in local")
         return value
 
 

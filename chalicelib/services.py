@@ -17,6 +17,7 @@ from chalicelib.admission.quota import DataMeter
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.config import Settings, settings
 from chalicelib.keys.service import KeyService
+from chalicelib.webhooks.wiring import Webhooks
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Services:
     gateway: Gateway
     meter: DataMeter
     keys: KeyService
+    webhooks: Webhooks
 
     @classmethod
     def from_settings(cls, config: Settings, clock: Clock | None = None) -> Services:
@@ -42,7 +44,8 @@ class Services:
         keys = KeyService(
             client, config.keys_table, config.audit_table, clock, config.server_secret
         )
-        return cls(config, clock, gateway, meter, keys)
+        webhooks = Webhooks.from_settings(config, client, aws.sqs(), clock)
+        return cls(config, clock, gateway, meter, keys, webhooks)
 
 
 _built: dict[Settings, Services] = {}

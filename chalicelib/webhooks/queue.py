@@ -1,0 +1,90 @@
+"""The delivery queue and its dead-letter queue: one message per attempt.
+
+A message names a delivery and the attempt it is for, and the time that
+attempt is due. It carries no body and no secret: the delivery item holds
+the body, and the endpoint its secrets, as they are when the attempt runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.webhooks.storage import call
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
+
+QUEUE_NAME = "jupiter-{stage}-webhook-deliveries"
+
+
+def delivery_queue_name() -> str:
+    """Return the delivery queue's name for the stage being deployed.
+
+    Chalice binds the SQS handler to a queue name when ``app.py`` is imported
+    (by ``chalice deploy``/``package``), before any handler runs, so this reads
+    the stage from the deploying shell: ``JUPITER_STAGE`` (default ``dev``).
+    The queue itself is declared in infrastructure/template.yaml.
+    """
+    return QUEUE_NAME.format(stage=os.environ.get("JUPITER_STAGE", "dev"))
+
+
+class MalformedMessage(ValueError):
+    """Raised when a queue message is not a delivery message."""
+
+
+@dataclass(frozen=True)
+class DeliveryMessage:
+    """One attempt of one delivery, as queued."""
+
+    webhook_id: str
+    delivery_id: str
+    attempt: int
+    step: int
+    due_ms: int
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, body: str) -> DeliveryMessage:
+        try:
+            values = json.loads(body)
+            return cls(
+                webhook_id=str(values["webhook_id"]),
+                delivery_id=str(values["delivery_id"]),
+                attempt=int(values["attempt"]),
+                step=int(values["step"]),
+                due_ms=int(values["due_ms"]),
+            )
+        except (ValueError, TypeError, KeyError) as exc:
+            raise MalformedMessage(f"not a delivery message: {body[:100]!r}") from exc
+
+
+class DeliveryQueue:
+    """Puts attempts on the delivery queue and spent deliveries on the DLQ."""
+
+    def __init__(self, client: SQSClient, queue_url: str, dlq_url: str) -> None:
+        self._client = client
+        self._queue_url = queue_url
+        self._dlq_url = dlq_url
+
+    def send(self, message: DeliveryMessage, delay_seconds: int = 0) -> None:
+        """Queue ``message``, visible after ``delay_seconds`` (0 to 900)."""
+        call(
+            self._client.send_message,
+            QueueUrl=self._queue_url,
+            MessageBody=message.to_json(),
+            DelaySeconds=delay_seconds,
+        )
+
+    def dead_letter(self, message: DeliveryMessage, reason: str) -> None:
+        """Put a delivery that used its last attempt on the dead-letter queue."""
+        body: dict[str, Any] = {**asdict(message), "reason": reason}
+        call(
+            self._client.send_message,
+            QueueUrl=self._dlq_url,
+            MessageBody=json.dumps(body, separators=(",", ":")),
+        )
