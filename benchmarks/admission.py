@@ -20,6 +20,7 @@ import copy
 import json
 import time
 import uuid
+from collections import Counter
 from typing import Any
 
 from botocore import xform_name
@@ -108,18 +109,30 @@ def _endpoint_trips(app: Any, client: Any, requests: int) -> dict[str, Any]:
     events = _endpoint_events(_key())
     results: dict[str, Any] = {}
     for label, event in events.items():
+        most = 0
         with CallRecorder(client) as recorder:
             for _ in range(requests):
+                before = recorder.total()
                 _serve(app, event)
+                most = max(most, recorder.total() - before)
+            by_call = Counter(_call_label(op, params) for op, params in recorder.calls)
             results[label] = {
                 "calls_per_request": recorder.total() / requests,
-                "by_operation": {
-                    op: count / requests
-                    for op, count in sorted(recorder.counts.items())
-                },
+                "max": most,
+                "by_call": {c: n / requests for c, n in sorted(by_call.items())},
                 "n": requests,
             }
     return results
+
+
+def _call_label(operation: str, params: dict[str, Any]) -> str:
+    """Name a call by its operation and the tables it touches (``UpdateItem keys``)."""
+    tables = {params["TableName"]} if "TableName" in params else set()
+    tables |= set(params.get("RequestItems", {}))
+    for item in params.get("TransactItems", []):
+        tables |= {part["TableName"] for part in item.values()}
+    short = sorted(t.split("-", 2)[-1] for t in tables)
+    return " ".join([operation, "+".join(short)]).strip()
 
 
 def _serve(app: Any, event: dict[str, Any]) -> float:
@@ -181,7 +194,7 @@ def _rows(figures: dict[str, Any]) -> list[tuple[str, ...]]:
         )
     ]
     for label, result in figures["endpoints"].items():
-        detail = ", ".join(f"{op} {n:.2f}" for op, n in result["by_operation"].items())
+        detail = ", ".join(f"{c} {n:.2f}" for c, n in result["by_call"].items())
         rows.append(
             (
                 f"DynamoDB calls per {label}",
