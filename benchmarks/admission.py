@@ -40,10 +40,10 @@ from chalicelib.keys.models import CreateKeyRequest
 from chalicelib.policy import Scope, Tier
 from chalicelib.services import services
 
-WARMUP = 20
+WARMUP = 10
 
 
-def run(requests: int = 300) -> Report:
+def run(requests: int = 200) -> Report:
     """Measure admission round trips and overhead with ``requests`` samples each."""
     with sandbox():
         from app import app
