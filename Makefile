@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 STAGE ?= dev
 export JUPITER_API_PORT ?= 5012
 
-.PHONY: install run test lint typecheck unit functional e2e bench package clean
+.PHONY: install run test lint typecheck unit functional e2e bench package clean sdks
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ test: $(STAMP)
 
 unit functional e2e: $(STAMP)
 	$(BIN)/python -m pytest -q tests/$@
+
+# The Python, JavaScript and Unity SDKs, unpacked and zipped, from the same
+# OpenAPI document the service serves.
+sdks: $(STAMP)
+	$(BIN)/python -m chalicelib.sdks dist/sdks
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
