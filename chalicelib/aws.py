@@ -15,6 +15,9 @@ from botocore.config import Config
 from chalicelib.config import settings
 
 if TYPE_CHECKING:
+    from mypy_boto3_apigatewaymanagementapi.client import (
+        ApiGatewayManagementApiClient,
+    )
     from mypy_boto3_dynamodb.client import DynamoDBClient
     from mypy_boto3_sqs.client import SQSClient
 
@@ -49,6 +52,34 @@ def sqs() -> SQSClient:
     return client
 
 
+# Fan-out posts from a pool of threads: give the connection pool room for all
+# of them, and let a dead endpoint fail fast rather than stall the broadcast.
+_MANAGEMENT_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    max_pool_connections=128,
+    retries={"mode": "standard", "max_attempts": 2},
+)
+
+
+@lru_cache(maxsize=8)
+def _management(region: str, endpoint_url: str) -> Any:
+    factory: Any = boto3.session.Session().client
+    return factory(
+        "apigatewaymanagementapi",
+        region_name=region,
+        endpoint_url=endpoint_url,
+        config=_MANAGEMENT_CONFIG,
+    )
+
+
+def management(endpoint_url: str) -> ApiGatewayManagementApiClient:
+    """Return the @connections client of one WebSocket API endpoint."""
+    client: ApiGatewayManagementApiClient = _management(settings().region, endpoint_url)
+    return client
+
+
 def reset_clients() -> None:
     """Forget every client; tests call this between moto contexts."""
     _client.cache_clear()
+    _management.cache_clear()

@@ -34,6 +34,11 @@ ENVIRONMENT = {
     "audit_table": "JUPITER_AUDIT_TABLE",
     "events_table": "JUPITER_EVENTS_TABLE",
     "ip_guard_table": "JUPITER_IP_GUARD_TABLE",
+    "connections_table": "JUPITER_CONNECTIONS_TABLE",
+    "frames_table": "JUPITER_FRAMES_TABLE",
+    "ws_management_endpoint": "JUPITER_WS_MANAGEMENT_ENDPOINT",
+    "ws_auth_deadline_seconds": "JUPITER_WS_AUTH_DEADLINE_SECONDS",
+    "ws_fanout_concurrency": "JUPITER_WS_FANOUT_CONCURRENCY",
     "server_secret": "JUPITER_SERVER_SECRET",
     "server_secret_parameter": "JUPITER_SERVER_SECRET_PARAMETER",
     "cors_origins": "JUPITER_API_CORS_ORIGINS",
@@ -65,6 +70,14 @@ class Settings(BaseModel):
     audit_table: str = Field(min_length=3)
     events_table: str = Field(min_length=3)
     ip_guard_table: str = Field(min_length=3)
+    connections_table: str = Field(min_length=3)
+    frames_table: str = Field(min_length=3)
+    # The @connections endpoint broadcasts post to (https://<api>/<stage>);
+    # unset, WebSocket handlers derive it from their event and broadcasts
+    # outside a WebSocket handler are skipped with a warning.
+    ws_management_endpoint: str | None = None
+    ws_auth_deadline_seconds: int = Field(default=5, ge=1, le=60)
+    ws_fanout_concurrency: int = Field(default=16, ge=1, le=128)
     server_secret: str = Field(min_length=32, repr=False)
     # Deployed stages keep the secret out of the function's configuration: an
     # SSM SecureString read once per process when JUPITER_SERVER_SECRET is unset.

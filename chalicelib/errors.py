@@ -7,7 +7,8 @@
     ├── BadRequest                    400 bad_request
     │   ├── MalformedJSON             400 malformed_json
     │   ├── ValidationFailed          400 validation_error
-    │   └── InvalidCursor             400 invalid_cursor
+    │   ├── InvalidCursor             400 invalid_cursor
+    │   └── UnknownFrameType          400 unknown_frame_type
     ├── AuthenticationFailed          401 (code per reason)
     ├── PermissionDenied              403 insufficient_permissions
     │   └── EscalationDenied          403 privilege_escalation
@@ -17,6 +18,7 @@
     ├── PayloadTooLarge               413 payload_too_large
     ├── UnsupportedMediaType          415 unsupported_media_type
     ├── RateLimited                   429 rate_limit_exceeded / quota_exceeded
+    ├── TooManyConnections            429 connection_limit_exceeded
     └── StoreUnavailable              503 store_unavailable
 """
 
@@ -76,6 +78,13 @@ class InvalidCursor(BadRequest):
 
     code = "invalid_cursor"
     title = "Invalid cursor"
+
+
+class UnknownFrameType(BadRequest):
+    """Raised when a WebSocket frame has no type, or one the service lacks."""
+
+    code = "unknown_frame_type"
+    title = "Unknown frame type"
 
 
 class AuthenticationFailed(JupiterError):
@@ -161,6 +170,15 @@ class RateLimited(JupiterError):
         # The refused key's windows, when known, for the rate-limit headers.
         self.usage: Any = None
         self.headers["Retry-After"] = str(retry_after)
+
+
+class TooManyConnections(JupiterError):
+    """Raised when a key already holds as many WebSocket connections as its
+    tier allows; closing one frees its slot."""
+
+    status = 429
+    code = "connection_limit_exceeded"
+    title = "Too many connections"
 
 
 class StoreUnavailable(JupiterError):

@@ -132,7 +132,24 @@ class Gateway:
                 credentials, "missing or malformed API key headers"
             )
         assert credentials.key_id is not None and credentials.secret is not None
-        secret_hash = hash_secret(credentials.secret)
+        return self._admit(credentials, hash_secret(credentials.secret), scope)
+
+    def admit_hashed(
+        self, key_id: str, secret_hash: str, source_ip: str, scope: Scope | None
+    ) -> Principal:
+        """Admit a message of a session that authenticated earlier.
+
+        A WebSocket connection presents its secret once; each later message is
+        checked and counted with the same write, against the secret's hash kept
+        with the connection, so a revoked or rotated-out key stops at once.
+        """
+        self._guard.check(source_ip)
+        return self._admit(Credentials(key_id, None, source_ip), secret_hash, scope)
+
+    def _admit(
+        self, credentials: Credentials, secret_hash: str, scope: Scope | None
+    ) -> Principal:
+        assert credentials.key_id is not None
         for _ in range(MAX_ATTEMPTS):
             now = self._clock.now()
             believed = self._cache.get(credentials.key_id)

@@ -18,6 +18,7 @@ from chalicelib.admission.window import initial_counters
 from chalicelib.clock import Clock, iso
 from chalicelib.dynamo import from_item, to_item
 from chalicelib.errors import EscalationDenied, NotFound, StoreUnavailable
+from chalicelib.events.outbox import DomainEvent, put_event
 from chalicelib.keys.credentials import (
     display_prefix,
     hash_secret,
@@ -67,12 +68,17 @@ class KeyService:
         audit_table: str,
         clock: Clock,
         cursor_secret: str,
+        events_table: str | None = None,
     ) -> None:
         self._client = client
         self._keys_table = keys_table
         self._audit_table = audit_table
         self._clock = clock
         self._cursor_secret = cursor_secret
+        # With an events table, a revocation records ``key.revoked`` in the
+        # outbox, in the same transaction: the realtime service closes the
+        # key's WebSocket connections and its VR sessions end.
+        self._events_table = events_table
 
     def create(self, actor: Actor, request: CreateKeyRequest) -> KeyWithSecret:
         """Create a key; a non-admin actor may not grant more than it holds."""
@@ -151,9 +157,8 @@ class KeyService:
             "SET st = :revoked, ra = :now",
             {":revoked": {"S": "revoked"}, ":now": {"N": str(int(now))}},
         )
-        self._transact(
-            update, self._audit(actor, actor.key_id, "key.revoked", key_id, now)
-        )
+        audit = self._audit(actor, actor.key_id, "key.revoked", key_id, now)
+        self._transact(update, audit, *self._revocation_event(item, actor, now))
         item.update(st="revoked", ra=int(now))
         return _view(item)
 
@@ -183,6 +188,15 @@ class KeyService:
             key_secret=secret,
             previous_secret_valid_until=valid_until,
         )
+
+    def _revocation_event(
+        self, item: dict[str, Any], actor: Actor, now: float
+    ) -> list[dict[str, Any]]:
+        if self._events_table is None:
+            return []
+        data = {"key_id": str(item["key_id"]), "owner_id": str(item["ow"])}
+        event = DomainEvent("key.revoked", data, now, request_id=actor.request_id)
+        return [put_event(self._events_table, event)]
 
     def _visible(self, actor: Actor, key_id: str) -> dict[str, Any]:
         response = self._call(
