@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -54,12 +55,13 @@ def javascript_sdk(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def unity_program(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Compile the Unity SDK with the UnityEngine stand-ins and the check driver."""
-    import subprocess
+    return compile_unity(write_sdk("unity", tmp_path_factory.mktemp("unity-sdk")))
 
+
+def compile_unity(folder: Path) -> Path:
+    """Compile the Unity SDK in ``folder`` with the stand-ins and the driver."""
     mcs = require_tool("mcs")
     require_tool("mono")
-    folder = write_sdk("unity", tmp_path_factory.mktemp("unity-sdk"))
     program = folder / "SdkCheck.exe"
     sources = [
         *sorted(str(p) for p in (folder / "Runtime").glob("*.cs")),
