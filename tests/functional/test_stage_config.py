@@ -14,23 +14,48 @@ import pytest
 
 from chalicelib.config import load_settings
 from chalicelib.errors import ConfigurationError
+from infrastructure.provision import Resolver, load_template
 from ops.stages import STAGES, stage_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 CHALICE = ROOT / ".chalice"
 DEPLOYED = ("dev", "prod")
 
-# The DynamoDB IAM actions behind each API call the service makes today.
-# TransactWriteItems has no IAM action of its own: each of its items is
-# authorized as the Put or Update it contains.
-ACTIONS_IN_USE = {
+# The IAM actions behind the AWS calls the service makes today, read from
+# chalicelib. TransactWriteItems has no IAM action of its own: each of its
+# items is authorized as the Put or Update it contains. The stream and queue
+# reads are made by Lambda's event source mappings on the role's behalf.
+ITEM_ACTIONS = {
     "dynamodb:BatchGetItem",
-    "dynamodb:DescribeTable",
+    "dynamodb:DeleteItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:Query",
     "dynamodb:UpdateItem",
 }
+STREAM_ACTIONS = {
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+}
+ACTIONS_IN_USE = {
+    *ITEM_ACTIONS,
+    *STREAM_ACTIONS,
+    "dynamodb:DescribeTable",
+    "dynamodb:ListStreams",
+    "sqs:SendMessage",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "ssm:GetParameter",
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "execute-api:ManageConnections",
+}
+ACCOUNT = "us-east-1:123456789012"
 
 
 def _config() -> dict[str, Any]:
@@ -128,29 +153,60 @@ def test_policy_names_only_real_iam_actions(stage: str) -> None:
 
 
 @pytest.mark.parametrize("stage", DEPLOYED)
-def test_policy_grants_the_dynamodb_actions_in_use_and_no_others(stage: str) -> None:
-    granted = {
-        a for s in _policy(stage) for a in s["Action"] if a.startswith("dynamodb:")
-    }
+def test_policy_grants_the_actions_in_use_and_no_others(stage: str) -> None:
+    granted = {a for s in _policy(stage) for a in s["Action"]}
 
     assert granted == ACTIONS_IN_USE
 
 
 @pytest.mark.parametrize("stage", DEPLOYED)
+def test_only_stream_discovery_and_tracing_apply_to_every_resource(
+    stage: str,
+) -> None:
+    unscoped = {a for s in _policy(stage) if "*" in s["Resource"] for a in s["Action"]}
+
+    # Neither action can be scoped to a resource in IAM.
+    assert unscoped == {
+        "dynamodb:ListStreams",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }
+
+
+@pytest.mark.parametrize("stage", DEPLOYED)
 def test_policy_reaches_every_table_of_its_stage(stage: str) -> None:
     for table in stage_tables(stage).values():
-        arn = f"arn:aws:dynamodb:us-east-1:123456789012:table/{table}"
-        assert _allows(stage, "dynamodb:UpdateItem", arn)
+        arn = f"arn:aws:dynamodb:{ACCOUNT}:table/{table}"
+        for action in ITEM_ACTIONS:
+            assert _allows(stage, action, arn)
         assert _allows(stage, "dynamodb:Query", f"{arn}/index/by_owner")
+    keys = f"arn:aws:dynamodb:{ACCOUNT}:table/jupiter-{stage}-keys"
+    assert _allows(stage, "dynamodb:DescribeTable", keys)
+    stream = f"arn:aws:dynamodb:{ACCOUNT}:table/jupiter-{stage}-events/stream/2026"
+    for action in STREAM_ACTIONS:
+        assert _allows(stage, action, stream)
 
 
 @pytest.mark.parametrize(("stage", "other"), [("dev", "prod"), ("prod", "dev")])
 def test_policy_reaches_no_table_of_another_stage(stage: str, other: str) -> None:
     for table in [*stage_tables(other).values(), "someone-elses-table"]:
-        arn = f"arn:aws:dynamodb:us-east-1:123456789012:table/{table}"
-        for action in ACTIONS_IN_USE:
+        arn = f"arn:aws:dynamodb:{ACCOUNT}:table/{table}"
+        for action in ITEM_ACTIONS | STREAM_ACTIONS | {"dynamodb:DescribeTable"}:
             assert not _allows(stage, action, arn)
             assert not _allows(stage, action, f"{arn}/index/by_owner")
+            assert not _allows(stage, action, f"{arn}/stream/2026")
+
+
+@pytest.mark.parametrize(("stage", "other"), [("dev", "prod"), ("prod", "dev")])
+def test_policy_uses_only_its_own_stages_queues(stage: str, other: str) -> None:
+    queue = f"arn:aws:sqs:{ACCOUNT}:jupiter-{stage}-webhook-deliveries"
+    foreign = queue.replace(stage, other)
+
+    for action in ("sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"):
+        assert _allows(stage, action, queue)
+        assert not _allows(stage, action, foreign)
+    assert _allows(stage, "sqs:SendMessage", f"{queue}-dlq")
+    assert not _allows(stage, "sqs:ReceiveMessage", f"{queue}-dlq")
 
 
 @pytest.mark.parametrize("stage", DEPLOYED)
@@ -231,3 +287,61 @@ def test_explicit_secret_wins_over_the_parameter(aws_env: dict[str, str]) -> Non
     }
 
     assert load_settings(env).server_secret == aws_env["JUPITER_SERVER_SECRET"]
+
+
+def _functions() -> dict[str, str]:
+    """Name each Lambda function Chalice makes of the app, with its kind."""
+    from app import app
+
+    functions = {"api_handler": "rest"}
+    websocket = {
+        "$connect": "websocket_connect",
+        "$disconnect": "websocket_disconnect",
+    }
+    for route in app.websocket_handlers:
+        functions[websocket.get(route, "websocket_message")] = "websocket"
+    for source in app.event_sources:
+        functions[source.name] = type(source).__name__
+    return functions
+
+
+@pytest.mark.parametrize("stage", DEPLOYED)
+def test_every_function_of_the_app_has_its_timeout_and_memory(stage: str) -> None:
+    sized = _stage(stage)["lambda_functions"]
+
+    for name in _functions():
+        assert {"lambda_timeout", "lambda_memory_size"} <= set(sized.get(name, {})), (
+            f"{stage}: size {name} in .chalice/config.json lambda_functions"
+        )
+
+
+@pytest.mark.parametrize("stage", DEPLOYED)
+def test_queue_consumers_finish_within_the_queues_visibility_timeout(
+    stage: str,
+) -> None:
+    resources = load_template()["Resources"].values()
+    visibility = min(
+        int(r["Properties"]["VisibilityTimeout"])
+        for r in resources
+        if r["Type"] == "AWS::SQS::Queue" and "VisibilityTimeout" in r["Properties"]
+    )
+    sized = _stage(stage)["lambda_functions"]
+
+    for name, kind in _functions().items():
+        if kind == "SQSEventConfig":
+            assert sized[name]["lambda_timeout"] <= visibility
+
+
+@pytest.mark.parametrize("stage", DEPLOYED)
+def test_policy_may_send_to_every_queue_of_the_template(stage: str) -> None:
+    template = load_template()
+    resolver = Resolver(template, stage, region="us-east-1")
+    queues = [
+        resolver.value(r["Properties"]["QueueName"])
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::SQS::Queue"
+    ]
+
+    assert queues
+    for name in queues:
+        assert _allows(stage, "sqs:SendMessage", f"arn:aws:sqs:{ACCOUNT}:{name}")
