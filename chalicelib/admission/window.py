@@ -152,13 +152,21 @@ def _hour_reset(buckets: dict[int, int], used: int, limit: int, current: int) ->
 def slot_use(
     name: str, slot: int, count: int, limit: int, current: int, seconds: int
 ) -> WindowUse:
+    """Return a fixed slot's use; ``current`` is the slot the request falls in.
+
+    A clock behind the item's slot (another process's clock ran ahead) counts
+    into the item's slot, as the admission write does, so a refusal and its
+    diagnosis always agree.
+    """
+    current = max(current, slot)
     used = count if slot == current else 0
     return WindowUse(name, limit, used, seconds, float((current + 1) * seconds))
 
 
 def usage(item: dict[str, Any], now: float) -> Usage:
     """Compute every window's use at ``now`` from a key item."""
-    month = month_of(now)
+    # As for the other windows, a clock behind the item counts into its month.
+    month = max(month_of(now), int(item["ms"]))
     same_month = int(item["ms"]) == month
     return Usage(
         hour=hour_use(item, now),

@@ -15,7 +15,11 @@ MAX_NESTING = 32
 
 
 def parse_json(raw: bytes | None) -> Any:
-    """Decode a JSON body strictly: UTF-8, no duplicate keys, bounded nesting."""
+    """Decode a JSON body strictly: UTF-8, no duplicate keys, bounded nesting.
+
+    ``NaN`` and ``Infinity`` are refused too: they are not JSON (RFC 8259), and
+    Python's parser would otherwise let them through as floats.
+    """
     if not raw:
         return None
     try:
@@ -25,7 +29,9 @@ def parse_json(raw: bytes | None) -> Any:
     if _nesting(text) > MAX_NESTING:
         raise MalformedJSON(f"the body nests deeper than {MAX_NESTING} levels")
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates)
+        return json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant
+        )
     except json.JSONDecodeError as exc:
         raise MalformedJSON(
             f"the body is not valid JSON: {exc.msg} at {exc.pos}"
@@ -39,6 +45,10 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise MalformedJSON(f"the body repeats the key {key!r}")
         result[key] = value
     return result
+
+
+def _no_constant(name: str) -> Any:
+    raise MalformedJSON(f"the body is not valid JSON: {name} is not a number")
 
 
 def _nesting(text: str) -> int:
