@@ -12,10 +12,8 @@ is served on the same path: ``POST``, ``GET`` and ``DELETE
 /ws/@connections/{connection_id}``, answering ``410 GoneException`` for a
 connection that is not open, as API Gateway does.
 
-The two schedules of ``app.py`` run here too: ``system_status`` every
-``JUPITER_LOCAL_STATUS_INTERVAL`` seconds (60, as in AWS) and ``ws_sweep``
-every ``JUPITER_LOCAL_SWEEP_INTERVAL`` seconds (1, so a connection that never
-authenticates is closed about a second after its deadline).
+The schedules that go with it (``system_status``, ``ws_sweep``) run from
+``local.schedule``, like every other ``@app.schedule`` handler.
 
 Fault injection for tests: a client that sends ``X-Emulate-Lost-Disconnect:
 true`` on its handshake gets no ``$disconnect`` when it goes, the way API
@@ -24,7 +22,6 @@ Gateway's best-effort ``$disconnect`` is sometimes lost.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -45,8 +42,6 @@ PATH = "/ws"
 # API Gateway's limit on a WebSocket message (frames of 32 KB, reassembled).
 MAX_MESSAGE_BYTES = 128 * 1024
 LOST_DISCONNECT_HEADER = "X-Emulate-Lost-Disconnect"
-STATUS_HANDLER = "system_status"
-SWEEP_HANDLER = "ws_sweep"
 
 
 @dataclass
@@ -65,24 +60,13 @@ class LocalConnection:
 class WebSocketEmulation:
     """A local stand-in for an API Gateway WebSocket API and its schedules."""
 
-    def __init__(
-        self,
-        path: str = PATH,
-        status_interval: float | None = None,
-        sweep_interval: float | None = None,
-    ) -> None:
+    def __init__(self, path: str = PATH) -> None:
         self.path = path
-        self.status_interval = status_interval or _seconds(
-            "JUPITER_LOCAL_STATUS_INTERVAL", 60.0
-        )
-        self.sweep_interval = sweep_interval or _seconds(
-            "JUPITER_LOCAL_SWEEP_INTERVAL", 1.0
-        )
         self.connections: dict[str, LocalConnection] = {}
         self._server: LocalServer | None = None
 
     def install(self, server: LocalServer) -> None:
-        """Add ``/ws`` and ``@connections`` routes and the schedules."""
+        """Add the ``/ws`` and ``@connections`` routes."""
         self._server = server
         endpoint = f"http://{server.host}:{server.port}{self.path}"
         os.environ.setdefault("JUPITER_WS_MANAGEMENT_ENDPOINT", endpoint)
@@ -92,8 +76,6 @@ class WebSocketEmulation:
         router.add_post(management, self._post)
         router.add_get(management, self._get)
         router.add_delete(management, self._delete)
-        server.add_task("schedule:system_status", self._schedule(STATUS_HANDLER))
-        server.add_task("schedule:ws_sweep", self._schedule(SWEEP_HANDLER))
 
     @property
     def server(self) -> LocalServer:
@@ -234,43 +216,10 @@ class WebSocketEmulation:
             return None
         return connection
 
-    # The schedules.
-
-    def _schedule(self, name: str) -> Any:
-        interval = (
-            self.status_interval if name == STATUS_HANDLER else self.sweep_interval
-        )
-
-        async def run() -> None:
-            handler = self.server.app.handler_map[name]
-            context = self.server.lambda_context(name)
-            while True:
-                await asyncio.sleep(interval)
-                try:
-                    await self.server.invoke(handler, _scheduled_event(name), context)
-                except Exception:
-                    logger.exception("the %s schedule raised", name)
-
-        return run
-
 
 def _connection_id() -> str:
     # API Gateway's ids are 16 base64 characters ending in "=".
     return base64.urlsafe_b64encode(secrets.token_bytes(11)).decode("ascii")
-
-
-def _scheduled_event(name: str) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "123456789012",
-        "time": _iso(time.time()),
-        "region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-        "resources": [f"arn:aws:events:local:123456789012:rule/{name}"],
-        "detail": {},
-    }
 
 
 def _gone() -> web.Response:
@@ -288,10 +237,3 @@ def _error(status: int, code: str, message: str) -> web.Response:
 
 def _iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
-
-
-def _seconds(variable: str, default: float) -> float:
-    value = float(os.environ.get(variable) or default)
-    if value <= 0:
-        raise ValueError(f"{variable} must be a positive number of seconds")
-    return value
