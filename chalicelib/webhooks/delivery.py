@@ -195,8 +195,8 @@ class Deliverer:
             return None  # deleted meanwhile; the next attempt will find out
         if now_ms - since < self._disable_after_ms:
             return None
-        days = self._disable_after_ms / 86_400_000
-        reason = f"every attempt failed for {days:g} days, since {stamp(since)}"
+        span = _span(self._disable_after_ms // 1000)
+        reason = f"every attempt failed for {span}, since {stamp(since)}"
         self._endpoints.disable(webhook_id, reason, now_ms)
         return f"endpoint disabled: {reason}"
 
@@ -232,6 +232,14 @@ class Deliverer:
             return Handled("lease_lost", attempt)
         result = "refused" if attempt.outcome == "refused" else outcome.status
         return Handled(result, attempt)
+
+
+def _span(seconds: int) -> str:
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"
 
 
 def _unavailable(endpoint: Endpoint | None) -> str:

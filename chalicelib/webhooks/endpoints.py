@@ -200,7 +200,8 @@ class EndpointStore:
             UpdateExpression="SET failing_since = if_not_exists(failing_since, :now)",
             ConditionExpression="attribute_exists(webhook_id)",
             ExpressionAttributeValues={":now": {"N": str(now_ms)}},
-            ReturnValues="UPDATED_NEW",
+            # ALL_NEW, not UPDATED_NEW: an unchanged value may be left out.
+            ReturnValues="ALL_NEW",
         )
         return int(response["Attributes"]["failing_since"]["N"])
 

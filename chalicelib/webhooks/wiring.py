@@ -29,6 +29,9 @@ class Webhooks:
     manage: WebhookService
     sink: WebhookSink
     deliverer: Deliverer
+    endpoints: EndpointStore
+    deliveries: DeliveryStore
+    queue: DeliveryQueue
 
     @classmethod
     def from_settings(
@@ -63,4 +66,4 @@ class Webhooks:
         manage = WebhookService(
             endpoints, deliveries, sink, policy, clock, config.server_secret
         )
-        return cls(manage, sink, deliverer)
+        return cls(manage, sink, deliverer, endpoints, deliveries, queue)

@@ -26,8 +26,19 @@ from chalicelib import services as services_module
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.config import load_settings
 from chalicelib.policy import Scope, Tier
+from chalicelib.webhooks.deliveries import DeliveryStore
+from chalicelib.webhooks.delivery import Deliverer
+from chalicelib.webhooks.endpoints import EndpointStore
+from chalicelib.webhooks.queue import DeliveryQueue
 from chalicelib.webhooks.schedule import Schedule
-from chalicelib.webhooks.ssrf import IPAddress, Resolver, system_resolver
+from chalicelib.webhooks.ssrf import (
+    AddressPolicy,
+    IPAddress,
+    Resolver,
+    UrlRefused,
+    system_resolver,
+)
+from chalicelib.webhooks.transport import Transport
 from chalicelib.webhooks.wiring import Webhooks
 from local.sqs import QueueConsumer, lambda_context
 from tests.functional.conftest import make_key
@@ -54,6 +65,9 @@ def install(
         resolver=resolver,
         schedule=schedule,
     )
+    # The dispatcher holds ``svc.sinks`` itself: swap the sink in place.
+    svc.sinks[:] = [s for s in svc.sinks if s is not svc.webhooks.sink]
+    svc.sinks.append(built.sink)
     svc.webhooks = built
     return built
 
@@ -63,12 +77,37 @@ def fake_dns(answers: dict[str, list[str]]) -> Resolver:
 
     def resolve(host: str, port: int) -> list[IPAddress]:
         if host not in answers:
-            from chalicelib.webhooks.ssrf import UrlRefused
-
             raise UrlRefused(f"the host {host!r} does not resolve")
         return [ipaddress.ip_address(a) for a in answers[host]]
 
     return resolve
+
+
+def build_deliverer(
+    env: dict[str, str],
+    schedule: Schedule = FAST,
+    clock: Clock | None = None,
+    queue: DeliveryQueue | None = None,
+    deliveries: DeliveryStore | None = None,
+    resolver: Resolver = system_resolver,
+    disable_after_seconds: int = 5 * 86_400,
+) -> Deliverer:
+    """Build a delivery handler with any collaborator replaced."""
+    client = aws.dynamodb()
+    return Deliverer(
+        EndpointStore(client, env["JUPITER_WEBHOOKS_TABLE"]),
+        deliveries or DeliveryStore(client, env["JUPITER_WEBHOOK_DELIVERIES_TABLE"]),
+        queue
+        or DeliveryQueue(
+            aws.sqs(), env["JUPITER_WEBHOOK_QUEUE_URL"], env["JUPITER_WEBHOOK_DLQ_URL"]
+        ),
+        AddressPolicy(allow_http=True, allow_loopback=True, resolver=resolver),
+        Transport(5.0),
+        schedule,
+        clock or SystemClock(),
+        5.0,
+        disable_after_seconds,
+    )
 
 
 @pytest.fixture

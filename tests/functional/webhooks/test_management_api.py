@@ -196,7 +196,7 @@ def test_replay_of_a_pending_or_unknown_delivery_is_refused(
 ) -> None:
     created = register(client, key, "http://127.0.0.1:9/hook")
     base = f"/api/webhooks/{created['webhook_id']}"
-    status, delivery = call(client, "POST", f"{base}/test", key)
+    _status, delivery = call(client, "POST", f"{base}/test", key)
     replay = f"{base}/deliveries/{delivery['delivery_id']}/replay"
     assert call(client, "POST", replay, key)[0] == 409
     unknown = f"{base}/deliveries/dlv_nothing/replay"
@@ -218,5 +218,5 @@ def test_every_webhook_route_needs_a_key(client: Client) -> None:
         ("POST", "/api/webhooks/wh_x/test"),
         ("GET", "/api/webhooks/wh_x/deliveries"),
     ]:
-        status, problem = call(client, method, path, {})
+        status, _problem = call(client, method, path, {})
         assert status == 401, path
