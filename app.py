@@ -7,9 +7,10 @@ from typing import Any
 
 from chalice.app import Chalice, CloudWatchEvent, Rate, SQSEvent, WebsocketEvent
 
+from chalicelib.events import dispatcher
 from chalicelib.http.edge import Edge
-from chalicelib.routes import REGISTRY
 from chalicelib.realtime import handlers as realtime
+from chalicelib.routes import REGISTRY
 from chalicelib.webhooks import handler as webhook_handler
 from chalicelib.webhooks.queue import delivery_queue_name
 
@@ -20,7 +21,6 @@ logging.getLogger("chalicelib").setLevel(logging.INFO)
 Edge(app, REGISTRY).mount()
 
 
-# Webhooks: the delivery queue's messages, one signed attempt each. The queue,
 # WebSocket: Chalice routes only $connect, $default and $disconnect, and only
 # on the root app; the realtime service dispatches on each frame's type.
 
@@ -50,9 +50,32 @@ def ws_sweep(event: CloudWatchEvent) -> None:
     realtime.sweep()
 
 
+# Webhooks: the delivery queue's messages, one signed attempt each. The queue,
 # its dead-letter queue and redrive policy are in infrastructure/template.yaml.
 
 
 @app.on_sqs_message(queue=delivery_queue_name(), batch_size=5)
 def deliver_webhooks(event: SQSEvent) -> None:
     webhook_handler.deliver_sqs_event(event)
+
+
+# Domain events: the outbox's dispatcher hands each pending event to every
+# sink. The sweep runs every minute; where the deploying shell exports the
+# events table's stream ARN, the stream also delivers each event as it lands.
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="events_sweep")
+def events_sweep(event: CloudWatchEvent) -> None:
+    dispatcher.sweep()
+
+
+def events_stream(event: Any) -> None:
+    dispatcher.dispatch_stream(
+        [r.new_image for r in event if r.event_name == "INSERT" and r.new_image]
+    )
+
+
+if stream_arn := dispatcher.deployed_stream_arn():
+    events_stream = app.on_dynamodb_record(
+        stream_arn=stream_arn, batch_size=25, starting_position="TRIM_HORIZON"
+    )(events_stream)

@@ -34,6 +34,11 @@ ENVIRONMENT = {
     "audit_table": "JUPITER_AUDIT_TABLE",
     "events_table": "JUPITER_EVENTS_TABLE",
     "ip_guard_table": "JUPITER_IP_GUARD_TABLE",
+    "threats_table": "JUPITER_THREATS_TABLE",
+    "sessions_table": "JUPITER_SESSIONS_TABLE",
+    "aggregates_table": "JUPITER_AGGREGATES_TABLE",
+    "idempotency_table": "JUPITER_IDEMPOTENCY_TABLE",
+    "events_stream_arn": "JUPITER_EVENTS_STREAM_ARN",
     "connections_table": "JUPITER_CONNECTIONS_TABLE",
     "frames_table": "JUPITER_FRAMES_TABLE",
     "ws_management_endpoint": "JUPITER_WS_MANAGEMENT_ENDPOINT",
@@ -70,6 +75,13 @@ class Settings(BaseModel):
     audit_table: str = Field(min_length=3)
     events_table: str = Field(min_length=3)
     ip_guard_table: str = Field(min_length=3)
+    threats_table: str = Field(min_length=3)
+    sessions_table: str = Field(min_length=3)
+    aggregates_table: str = Field(min_length=3)
+    idempotency_table: str = Field(min_length=3)
+    # Set where the events table's stream drives the dispatcher (AWS); the
+    # one-minute sweep then leaves fresh events to the stream handler.
+    events_stream_arn: str | None = None
     connections_table: str = Field(min_length=3)
     frames_table: str = Field(min_length=3)
     # The @connections endpoint broadcasts post to (https://<api>/<stage>);

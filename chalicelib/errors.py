@@ -8,6 +8,7 @@
     │   ├── MalformedJSON             400 malformed_json
     │   ├── ValidationFailed          400 validation_error
     │   ├── InvalidCursor             400 invalid_cursor
+    │   ├── InvalidIdempotencyKey     400 invalid_idempotency_key
     │   └── UnknownFrameType          400 unknown_frame_type
     ├── AuthenticationFailed          401 (code per reason)
     ├── PermissionDenied              403 insufficient_permissions
@@ -15,6 +16,9 @@
     ├── NotFound                      404 not_found
     ├── MethodNotAllowed              405 method_not_allowed
     ├── Conflict                      409 conflict
+    │   ├── IdempotencyConflict       409 idempotency_conflict
+    │   ├── IdempotencyInProgress     409 idempotency_in_progress
+    │   └── AlreadyDone               409 (code per resource)
     ├── PayloadTooLarge               413 payload_too_large
     ├── UnsupportedMediaType          415 unsupported_media_type
     ├── RateLimited                   429 rate_limit_exceeded / quota_exceeded
@@ -80,6 +84,14 @@ class InvalidCursor(BadRequest):
     title = "Invalid cursor"
 
 
+class InvalidIdempotencyKey(BadRequest):
+    """Raised when an Idempotency-Key header is empty, too long or not
+    printable ASCII."""
+
+    code = "invalid_idempotency_key"
+    title = "Invalid idempotency key"
+
+
 class UnknownFrameType(BadRequest):
     """Raised when a WebSocket frame has no type, or one the service lacks."""
 
@@ -137,6 +149,34 @@ class Conflict(JupiterError):
     status = 409
     code = "conflict"
     title = "Conflict"
+
+
+class IdempotencyConflict(Conflict):
+    """Raised when an Idempotency-Key is reused with another body or path."""
+
+    code = "idempotency_conflict"
+    title = "Idempotency key reused"
+
+
+class IdempotencyInProgress(Conflict):
+    """Raised when a request with the same Idempotency-Key is still running."""
+
+    code = "idempotency_in_progress"
+    title = "Request in progress"
+
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.headers["Retry-After"] = str(retry_after)
+
+
+class AlreadyDone(Conflict):
+    """Raised when a one-way transition (resolve, end) was already made."""
+
+    title = "Already done"
+
+    def __init__(self, detail: str, code: str) -> None:
+        super().__init__(detail)
+        self.code = code
 
 
 class PayloadTooLarge(JupiterError):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from chalicelib import health, usage
+from chalicelib.analytics import api as analytics
+from chalicelib.analytics.models import AnalyticsResult, PeriodQuery, StatsReport
 from chalicelib.apidoc import api as apidoc
 from chalicelib.http.registry import Registry, Route
 from chalicelib.keys import api as keys
@@ -13,6 +15,22 @@ from chalicelib.keys.models import (
     KeyWithSecret,
     ListKeysQuery,
     RotateKeyRequest,
+)
+from chalicelib.policy import Scope
+from chalicelib.sessions import api as sessions
+from chalicelib.sessions.models import (
+    CreateSessionRequest,
+    ListSessionsQuery,
+    Session,
+    SessionList,
+)
+from chalicelib.threats import api as threats
+from chalicelib.threats.models import (
+    CreateThreatRequest,
+    ListThreatsQuery,
+    ResolveThreatRequest,
+    Threat,
+    ThreatList,
 )
 from chalicelib.webhooks import api as webhooks
 from chalicelib.webhooks.models import (
@@ -93,58 +111,6 @@ ROUTES = [
         "Usage",
         response=usage.UsageReport,
         errors=(401, 429),
-    ),
-    Route(
-        "get_openapi",
-        "GET",
-        "/api/openapi.json",
-        apidoc.get_openapi,
-        "This API's OpenAPI 3.1 document",
-        "Documentation",
-        public=True,
-    ),
-    Route(
-        "get_asyncapi",
-        "GET",
-        "/api/asyncapi.json",
-        apidoc.get_asyncapi,
-        "The WebSocket protocol's AsyncAPI 3 document",
-        "Documentation",
-        public=True,
-    ),
-    Route(
-        "get_postman_collection",
-        "GET",
-        "/api/postman.json",
-        apidoc.get_postman_collection,
-        "A Postman collection of every endpoint",
-        "Documentation",
-        public=True,
-    ),
-    Route(
-        "get_docs",
-        "GET",
-        "/api/docs",
-        apidoc.get_docs,
-        "The interactive documentation page",
-        "Documentation",
-        public=True,
-        media_type="text/html",
-    ),
-    Route(
-        "get_sdk",
-        "GET",
-        "/api/sdks/{language}",
-        apidoc.get_sdk,
-        "A generated client SDK (python, javascript or unity) as a zip",
-        "Documentation",
-        public=True,
-        media_type="application/zip",
-        description=(
-            "Send `Accept: application/zip` (or `*/*`): API Gateway returns "
-            "binary bodies only to requests that accept them."
-        ),
-        errors=(400, 404),
     ),
     Route(
         "create_webhook",
@@ -264,6 +230,184 @@ ROUTES = [
         response=ReplayReport,
         status=202,
         errors=(400, 401, 404, 409, 413, 415, 429),
+    ),
+    Route(
+        "list_threats",
+        "GET",
+        "/api/threats",
+        threats.list_threats,
+        "List threats, newest first, with filters and cursor pagination",
+        "Threats",
+        scope=Scope.READ_THREATS,
+        query=ListThreatsQuery,
+        response=ThreatList,
+        errors=(400, 401, 403, 429),
+    ),
+    Route(
+        "get_threat",
+        "GET",
+        "/api/threats/{threat_id}",
+        threats.get_threat,
+        "One threat",
+        "Threats",
+        scope=Scope.READ_THREATS,
+        response=Threat,
+        errors=(401, 403, 404, 429),
+    ),
+    Route(
+        "create_threat",
+        "POST",
+        "/api/threats",
+        threats.create_threat,
+        "Report a threat (emits threat.detected)",
+        "Threats",
+        scope=Scope.WRITE_THREATS,
+        body=CreateThreatRequest,
+        response=Threat,
+        status=201,
+        errors=(400, 401, 403, 409, 413, 415, 429),
+    ),
+    Route(
+        "resolve_threat",
+        "POST",
+        "/api/threats/{threat_id}/resolve",
+        threats.resolve_threat,
+        "Resolve an active threat (emits threat.resolved)",
+        "Threats",
+        scope=Scope.WRITE_THREATS,
+        body=ResolveThreatRequest,
+        response=Threat,
+        errors=(400, 401, 403, 404, 409, 413, 415, 429),
+    ),
+    Route(
+        "create_vr_session",
+        "POST",
+        "/api/vr/sessions",
+        sessions.create_session,
+        "Start a VR session (emits vr.session.started)",
+        "VR sessions",
+        scope=Scope.WRITE_VR_SESSIONS,
+        body=CreateSessionRequest,
+        response=Session,
+        status=201,
+        errors=(400, 401, 403, 409, 413, 415, 429),
+    ),
+    Route(
+        "list_vr_sessions",
+        "GET",
+        "/api/vr/sessions",
+        sessions.list_sessions,
+        "List the owner's VR sessions, newest first, with filters",
+        "VR sessions",
+        scope=Scope.READ_VR_SESSIONS,
+        query=ListSessionsQuery,
+        response=SessionList,
+        errors=(400, 401, 403, 429),
+    ),
+    Route(
+        "get_vr_session",
+        "GET",
+        "/api/vr/sessions/{session_id}",
+        sessions.get_session,
+        "One VR session of the key's owner",
+        "VR sessions",
+        scope=Scope.READ_VR_SESSIONS,
+        response=Session,
+        errors=(401, 403, 404, 429),
+    ),
+    Route(
+        "end_vr_session",
+        "POST",
+        "/api/vr/sessions/{session_id}/end",
+        sessions.end_session,
+        "End a VR session (emits vr.session.ended)",
+        "VR sessions",
+        scope=Scope.WRITE_VR_SESSIONS,
+        response=Session,
+        errors=(400, 401, 403, 404, 409, 429),
+    ),
+    Route(
+        "get_analytics",
+        "GET",
+        "/api/analytics/{metric}",
+        analytics.get_analytics,
+        "A metric over a period, from counters kept on write",
+        "Analytics",
+        scope=Scope.READ_ANALYTICS,
+        query=PeriodQuery,
+        response=AnalyticsResult,
+        description=(
+            "Metrics: threat_count, threats_by_severity, threats_by_type, "
+            "resolved_count, mean_time_to_resolve, vr_session_count and "
+            "api_requests (this key's own). An unknown metric is a 404 that "
+            "lists the valid ones."
+        ),
+        errors=(400, 401, 403, 404, 429),
+    ),
+    Route(
+        "get_stats",
+        "GET",
+        "/api/stats",
+        analytics.get_stats,
+        "Requests per endpoint, status class and tier, top keys, error rate "
+        "and latency percentiles over a period",
+        "Analytics",
+        scope=Scope.ADMIN,
+        query=PeriodQuery,
+        response=StatsReport,
+        errors=(400, 401, 403, 429),
+    ),
+    Route(
+        "get_openapi",
+        "GET",
+        "/api/openapi.json",
+        apidoc.get_openapi,
+        "This API's OpenAPI 3.1 document",
+        "Documentation",
+        public=True,
+    ),
+    Route(
+        "get_asyncapi",
+        "GET",
+        "/api/asyncapi.json",
+        apidoc.get_asyncapi,
+        "The WebSocket protocol's AsyncAPI 3 document",
+        "Documentation",
+        public=True,
+    ),
+    Route(
+        "get_postman_collection",
+        "GET",
+        "/api/postman.json",
+        apidoc.get_postman_collection,
+        "A Postman collection of every endpoint",
+        "Documentation",
+        public=True,
+    ),
+    Route(
+        "get_docs",
+        "GET",
+        "/api/docs",
+        apidoc.get_docs,
+        "The interactive documentation page",
+        "Documentation",
+        public=True,
+        media_type="text/html",
+    ),
+    Route(
+        "get_sdk",
+        "GET",
+        "/api/sdks/{language}",
+        apidoc.get_sdk,
+        "A generated client SDK (python, javascript or unity) as a zip",
+        "Documentation",
+        public=True,
+        media_type="application/zip",
+        description=(
+            "Send `Accept: application/zip` (or `*/*`): API Gateway returns "
+            "binary bodies only to requests that accept them."
+        ),
+        errors=(400, 404),
     ),
 ]
 

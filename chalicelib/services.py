@@ -8,15 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chalicelib import aws, tracing
 from chalicelib.admission.gateway import Gateway
 from chalicelib.admission.ip_guard import IpGuard
 from chalicelib.admission.quota import DataMeter
+from chalicelib.analytics.requests import RequestMeter
+from chalicelib.analytics.service import AnalyticsService
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.config import Settings, settings
+from chalicelib.events.dispatcher import Dispatcher, EventSink
+from chalicelib.idempotency import IdempotencyGuard
 from chalicelib.keys.service import KeyService
+from chalicelib.realtime.management import ManagementApi
+from chalicelib.realtime.service import RealtimeService
+from chalicelib.realtime.sink import RealtimeSink
+from chalicelib.sessions.service import SessionService
+from chalicelib.threats.service import ThreatService
 from chalicelib.webhooks.wiring import Webhooks
 
 
@@ -29,7 +38,16 @@ class Services:
     gateway: Gateway
     meter: DataMeter
     keys: KeyService
+    realtime: RealtimeService
     webhooks: Webhooks
+    threats: ThreatService
+    sessions: SessionService
+    analytics: AnalyticsService
+    requests: RequestMeter
+    idempotency: IdempotencyGuard
+    dispatcher: Dispatcher
+    # Every consumer of domain events; the dispatcher holds this very list.
+    sinks: list[EventSink] = field(default_factory=list)
 
     @classmethod
     def from_settings(cls, config: Settings, clock: Clock | None = None) -> Services:
@@ -42,10 +60,56 @@ class Services:
             client, config.keys_table, clock, guard, on_quota_refused=meter.raise_events
         )
         keys = KeyService(
-            client, config.keys_table, config.audit_table, clock, config.server_secret
+            client,
+            config.keys_table,
+            config.audit_table,
+            clock,
+            config.server_secret,
+            events_table=config.events_table,
+        )
+        threats = ThreatService(
+            client,
+            config.threats_table,
+            config.events_table,
+            config.aggregates_table,
+            clock,
+            config.server_secret,
+        )
+        realtime = RealtimeService.from_settings(
+            config,
+            client,
+            clock,
+            gateway,
+            threats,
+            lambda endpoint: ManagementApi(aws.management(endpoint)),
         )
         webhooks = Webhooks.from_settings(config, client, aws.sqs(), clock)
-        return cls(config, clock, gateway, meter, keys, webhooks)
+        sessions = SessionService(
+            client,
+            config.sessions_table,
+            config.threats_table,
+            config.events_table,
+            config.aggregates_table,
+            clock,
+            config.server_secret,
+        )
+        sinks: list[EventSink] = [RealtimeSink(realtime), webhooks.sink]
+        return cls(
+            config,
+            clock,
+            gateway,
+            meter,
+            keys,
+            realtime,
+            webhooks,
+            threats,
+            sessions,
+            AnalyticsService(client, config.aggregates_table, clock),
+            RequestMeter(client, config.aggregates_table, clock),
+            IdempotencyGuard(client, config.idempotency_table),
+            Dispatcher(client, config.events_table, clock, sinks),
+            sinks,
+        )
 
 
 _built: dict[Settings, Services] = {}

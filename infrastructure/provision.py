@@ -4,7 +4,8 @@ Tests (under moto) and the local stack (against a moto server) call this, so
 what they run on is exactly what CloudFormation deploys. It understands the
 small part of CloudFormation the template uses: ``Ref`` and ``Fn::Sub`` of the
 ``Stage`` parameter and of other resources, ``Fn::GetAtt`` of a queue's
-``Arn``, ``Fn::If``/``Fn::Equals`` conditions, DynamoDB tables and SQS queues.
+``Arn`` and of a table's ``StreamArn``, ``Fn::If``/``Fn::Equals`` conditions,
+DynamoDB tables and SQS queues.
 Existing resources are left as they are, so provisioning is idempotent.
 """
 
@@ -41,6 +42,7 @@ class Resolver:
         }
         self.physical: dict[str, str] = {}
         self.arns: dict[str, str] = {}
+        self.streams: dict[str, str] = {}
 
     def condition(self, name: str) -> bool:
         return bool(self.value(self.template.get("Conditions", {})[name]))
@@ -60,6 +62,8 @@ class Resolver:
                 )
             if fn == "Fn::GetAtt":
                 resource, attribute = arg if isinstance(arg, list) else arg.split(".")
+                if attribute == "StreamArn":
+                    return self.streams[resource]
                 if attribute != "Arn":
                     raise ValueError(f"unsupported GetAtt {resource}.{attribute}")
                 return self.arns[resource]
@@ -96,6 +100,9 @@ def provision(
         properties = resolver.value(resource.get("Properties", {}))
         if kind == "AWS::DynamoDB::Table":
             resolver.physical[logical_id] = _table(dynamodb, properties)
+            stream = _stream_arn(dynamodb, resolver.physical[logical_id])
+            if stream:
+                resolver.streams[logical_id] = stream
         elif kind == "AWS::SQS::Queue":
             url, arn = _queue(sqs, properties)
             resolver.physical[logical_id] = url
@@ -140,6 +147,12 @@ def _table(client: Any, properties: dict[str, Any]) -> str:
     if ttl:
         client.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
     return str(name)
+
+
+def _stream_arn(client: Any, table: str) -> str | None:
+    description = client.describe_table(TableName=table)["Table"]
+    arn = description.get("LatestStreamArn")
+    return str(arn) if arn else None
 
 
 def _queue(client: Any, properties: dict[str, Any]) -> tuple[str, str]:

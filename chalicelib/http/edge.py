@@ -8,7 +8,11 @@ For each request the middleware
    route is public;
 4. lets Chalice run the view (which validates input and calls the handler);
 5. rewrites any error as a problem document, adds the rate-limit, CORS and
-   request-id headers, counts the response bytes, and logs one line.
+   request-id headers, counts the response bytes and the request (one
+   counter write), and logs one line.
+
+Every POST view runs under the idempotency guard: with an ``Idempotency-Key``
+header, a retry gets the first answer back instead of repeating the work.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from chalicelib.http.call import Call
 from chalicelib.http.parsing import parse_json, validate
 from chalicelib.http.ratelimit_headers import rate_limit_headers
 from chalicelib.http.registry import Registry, Route
+from chalicelib.idempotency import HEADER as IDEMPOTENCY_HEADER
+from chalicelib.idempotency import fingerprint
 from chalicelib.services import services
 
 
@@ -79,6 +85,8 @@ class Edge:
         if response.status_code >= 400 and not problems.is_problem(response):
             response = problems.from_chalice(response, request_id)
         self._finish(request, response, request_id, principal, route)
+        latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        _count(request, response, principal, route, latency_ms)
         log_request(
             request_id=request_id,
             key_id=principal.key_id if principal else None,
@@ -86,7 +94,7 @@ class Edge:
             method=request.method,
             path=clean(request.path),
             status=response.status_code,
-            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            latency_ms=latency_ms,
             source_ip=_source_ip(request),
             user_agent=clean(request.headers.get("user-agent")),
         )
@@ -139,7 +147,9 @@ class Edge:
             admitted = _admitted.get()
             try:
                 call = self._call(route, admitted, path_params)
-                return _reply(route, route.handler(call))
+                if route.method != "POST":
+                    return _reply(route, route.handler(call))
+                return _once(route, call, admitted.request)
             except JupiterError as error:
                 return problems.from_error(error, admitted.request_id)
 
@@ -169,6 +179,40 @@ class Edge:
             query=query,
             raw_body=raw,
         )
+
+
+def _once(route: Route, call: Call, request: Request) -> Response:
+    """Run a POST under its Idempotency-Key, if it has one."""
+    key = next(
+        (v for k, v in call.headers.items() if k.lower() == IDEMPOTENCY_HEADER.lower()),
+        None,
+    )
+    owner = call.principal.owner_id if call.principal else "public"
+    return services().idempotency.run(
+        owner,
+        key,
+        fingerprint(request.method, request.path, call.raw_body),
+        lambda: _reply(route, route.handler(call)),
+    )
+
+
+def _count(
+    request: Request,
+    response: Response,
+    principal: Principal | None,
+    route: Route | None,
+    latency_ms: float,
+) -> None:
+    """Count the request in the hour's aggregates (one write; never raises)."""
+    if route is None or route.public or request.method == "OPTIONS":
+        return
+    services().requests.record(
+        route.operation,
+        response.status_code,
+        latency_ms,
+        principal.key_id if principal else None,
+        principal.tier.value if principal else None,
+    )
 
 
 def _reply(route: Route, result: BaseModel | Response) -> Response:

@@ -1,0 +1,1 @@
+"""Analytics and stats read from counters maintained on write."""

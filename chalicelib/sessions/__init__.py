@@ -1,0 +1,1 @@
+"""VR sessions: start, read, list and end them, each owner seeing its own."""

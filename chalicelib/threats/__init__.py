@@ -1,0 +1,1 @@
+"""The threat feed: report, read, list and resolve threats."""
