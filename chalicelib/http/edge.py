@@ -81,7 +81,9 @@ class Edge:
             response = problems.from_error(error, request_id)
             usage = getattr(error, "usage", None)
             if usage is not None:
-                response.headers.update(rate_limit_headers(usage, time.time()))
+                # The service's clock, not time.time(): the one admission used.
+                now = services().clock.now()
+                response.headers.update(rate_limit_headers(usage, now))
         if response.status_code >= 400 and not problems.is_problem(response):
             response = problems.from_chalice(response, request_id)
         self._finish(request, response, request_id, principal, route)
@@ -135,7 +137,8 @@ class Edge:
         response.headers["X-Request-Id"] = request_id
         if principal is None:
             return
-        response.headers.update(rate_limit_headers(principal.usage, time.time()))
+        now = services().clock.now()
+        response.headers.update(rate_limit_headers(principal.usage, now))
         size = _body_size(response)
         if size:
             services().meter.record(principal.key_id, size, request_id)

@@ -17,7 +17,12 @@ from chalicelib import cursors
 from chalicelib.admission.window import initial_counters
 from chalicelib.clock import Clock, iso
 from chalicelib.dynamo import from_item, to_item
-from chalicelib.errors import EscalationDenied, NotFound, StoreUnavailable
+from chalicelib.errors import (
+    EscalationDenied,
+    NotFound,
+    StoreUnavailable,
+    ValidationFailed,
+)
 from chalicelib.events.outbox import DomainEvent, put_event
 from chalicelib.keys.credentials import (
     display_prefix,
@@ -92,6 +97,7 @@ class KeyService:
     ) -> KeyWithSecret:
         """Create a key without an acting key (bootstrap and operator commands)."""
         now = self._clock.now()
+        _expiry_ahead(request, now)
         key_id, secret = new_key_id(), new_secret()
         item: dict[str, Any] = {
             "key_id": key_id,
@@ -293,6 +299,15 @@ class KeyService:
         for item in items:
             if item["key_id"] in used:
                 item["lu"] = used[item["key_id"]]
+
+
+def _expiry_ahead(request: CreateKeyRequest, now: float) -> None:
+    if request.expires_at is not None and request.expires_at.timestamp() <= now:
+        field = "body.expires_at"
+        raise ValidationFailed(
+            f"invalid body: {field}",
+            [{"field": field, "message": "must be in the future"}],
+        )
 
 
 def _forbid_escalation(
