@@ -124,16 +124,16 @@ def reason_refused(address: IPAddress, allow_loopback: bool = False) -> str | No
         if embedded is not None:
             inner = reason_refused(embedded, allow_loopback)
             return None if inner is None else f"{inner}, embedded in IPv6"
-        return _lookup(address, _V6, allow_loopback) or _outside_global(address)
-    return _lookup(address, _V4, allow_loopback)
+        why = _lookup(address, _V6) or _outside_global(address)
+    else:
+        why = _lookup(address, _V4)
+    return None if why == LOOPBACK and allow_loopback else why
 
 
-def _lookup(
-    address: IPAddress, table: tuple[tuple[Network, str], ...], allow_loopback: bool
-) -> str | None:
+def _lookup(address: IPAddress, table: tuple[tuple[Network, str], ...]) -> str | None:
     for network, why in table:
         if address in network:
-            return None if why == LOOPBACK and allow_loopback else why
+            return why
     return None
 
 
@@ -157,13 +157,17 @@ def parse_url(url: str, allow_http: bool) -> Target:
         raise UrlRefused(f"the URL is longer than {MAX_URL_LENGTH} characters")
     if _FORBIDDEN_CHARACTERS.search(url):
         raise UrlRefused("the URL contains whitespace, control characters or '\\'")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname or ""
+    except ValueError:
+        raise UrlRefused("the URL's host is not a valid name or address") from None
     _check_scheme(parts.scheme.lower(), allow_http)
     if "@" in parts.netloc:
         raise UrlRefused("the URL may not carry user information (user@host)")
     if parts.fragment or url.endswith("#"):
         raise UrlRefused("the URL may not carry a fragment (#...)")
-    host = (parts.hostname or "").rstrip(".")
+    host = hostname.rstrip(".")
     if not host:
         raise UrlRefused("the URL has no host")
     try:

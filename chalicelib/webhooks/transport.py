@@ -53,7 +53,9 @@ PoolKey = tuple[str, str, int, str | None]
 class Transport:
     """Sends webhook attempts over pinned connections with a per-attempt timeout."""
 
-    def __init__(self, timeout_seconds: float) -> None:
+    def __init__(self, timeout_seconds: float, ca_certs: str | None = None) -> None:
+        # ``ca_certs`` replaces the system's trust store (a private CA, tests).
+        self._ca_certs = ca_certs
         self._timeout = Timeout(
             connect=min(CONNECT_TIMEOUT_SECONDS, timeout_seconds),
             read=timeout_seconds,
@@ -111,6 +113,7 @@ class Transport:
             timeout=self._timeout,
             maxsize=4,
             cert_reqs="CERT_REQUIRED",
+            ca_certs=self._ca_certs,
             server_hostname=target.server_name,
             assert_hostname=target.host,
         )
@@ -140,10 +143,11 @@ def _status_error(response: BaseHTTPResponse) -> str:
 
 
 def _describe(exc: Exception) -> str:
-    if isinstance(exc, AttemptTimedOut):
-        return "timed out"
+    # NewConnectionError subclasses urllib3's TimeoutError: test it first.
     if isinstance(exc, NewConnectionError):
         return "connection refused or unreachable"
+    if isinstance(exc, AttemptTimedOut):
+        return "timed out"
     return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 

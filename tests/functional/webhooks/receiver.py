@@ -48,6 +48,8 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 headers = {k.lower(): v for k, v in self.headers.items()}
@@ -56,7 +58,7 @@ class Receiver:
                 self.send_response(status)
                 if 300 <= status < 400 and receiver.location:
                     self.send_header("Location", receiver.location)
-                reply = b"ok" if status < 300 else b"nope"
+                reply = b"" if status == 204 else b"ok" if status < 300 else b"nope"
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
                 self.wfile.write(reply)

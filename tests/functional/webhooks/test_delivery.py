@@ -17,10 +17,17 @@ from chalicelib import services as services_module
 from chalicelib.clock import FixedClock
 from chalicelib.events.outbox import DomainEvent
 from chalicelib.webhooks.deliveries import DeliveryStore, delivery_id_for
+from chalicelib.webhooks.queue import DeliveryMessage, DeliveryQueue
 from chalicelib.webhooks.schedule import Schedule
 from chalicelib.webhooks.wiring import Webhooks
 from local.sqs import QueueConsumer
-from tests.functional.webhooks.conftest import call, install, pump, register
+from tests.functional.webhooks.conftest import (
+    build_deliverer,
+    call,
+    install,
+    pump,
+    register,
+)
 from tests.functional.webhooks.receiver import Receiver
 
 EVENT_TYPES = [
@@ -382,3 +389,49 @@ def test_a_deleted_endpoint_is_not_called(
     assert stored is not None
     assert stored.status == "failed"
     assert stored.last_error == "the endpoint was deleted"
+
+
+class RecordingQueue(DeliveryQueue):
+    """Keeps what would be queued, so waits longer than SQS allows can be
+    played through with a moved clock."""
+
+    def __init__(self, real: DeliveryQueue) -> None:
+        self.__dict__.update(real.__dict__)
+        self.sent: list[tuple[DeliveryMessage, int]] = []
+
+    def send(self, message: DeliveryMessage, delay_seconds: int = 0) -> None:
+        self.sent.append((message, delay_seconds))
+
+
+def test_a_wait_longer_than_900_s_is_a_chain_of_sqs_hops(
+    client: Client,
+    key: dict[str, str],
+    svc: services_module.Services,
+    aws_env: dict[str, str],
+    receivers: list[Receiver],
+) -> None:
+    clock = FixedClock(time.time())
+    hooks = install(svc, clock=clock)
+    queue = RecordingQueue(hooks.queue)
+    deliverer = build_deliverer(
+        aws_env, schedule=Schedule((0, 2_000)), clock=clock, queue=queue
+    )
+    receiver = start(receivers, answers=[500])
+    endpoint = register(client, key, receiver.url)
+    target = hooks.endpoints.get(endpoint["webhook_id"])
+    assert target is not None
+    queued = hooks.sink.enqueue(event(), target)
+    first = DeliveryMessage(target.webhook_id, queued.delivery_id, 1, 0, 0)
+
+    assert deliverer.handle(first).result == "pending"
+    (retry, delay), *_ = queue.sent
+    assert (retry.attempt, retry.step, delay) == (2, 1, 900)
+    assert retry.due_ms == int(clock.at * 1000) + 2_000_000
+    for moved, hop_delay in ((900, 900), (900, 200)):
+        clock.advance(moved)
+        assert deliverer.handle(retry).result == "held"
+        assert queue.sent[-1] == (retry, hop_delay)
+    assert len(receiver.received) == 1
+    clock.advance(200)
+    assert deliverer.handle(retry).result == "succeeded"
+    assert [r.answered for r in receiver.received] == [500, 204]
