@@ -259,7 +259,9 @@ class Gateway:
             return
         names = ", ".join(w.name for w in refusing)
         wait = retry_after(refusing, now)
-        if [w.name for w in refusing] == ["month"]:
+        if windows.month_bytes in refusing:
+            # Records a quota event whose first recording was lost; a no-op
+            # once the item's flags show it recorded.
             if self._on_quota_refused is not None:
                 self._on_quota_refused(item)
             error = RateLimited(

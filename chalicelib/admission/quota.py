@@ -122,4 +122,8 @@ class DataMeter:
                     "could not record %s: %s", event_type, exc.response["Error"]["Code"]
                 )
             return
+        except BotoCoreError as exc:
+            # Left unrecorded, the flag stays unset: a later write records it.
+            logger.warning("could not record %s: %s", event_type, type(exc).__name__)
+            return
         logger.info("recorded %s for key %s", event_type, item["key_id"])
