@@ -3,6 +3,8 @@
 Each entry of :data:`BENCHMARKS` returns a :class:`~benchmarks.report.Report`:
 one printed table, and its figures written to ``dist/bench/<name>.json``.
 Names on the command line (a module's name, e.g. ``admission``) pick a subset.
+A benchmark that fails is reported and the others still run; the exit status
+is then 1.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 
 from benchmarks import admission
@@ -37,13 +40,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     about = machine()
     print(f"{about['date']} · {about['cpus']} CPUs · {about['cpu_model']}")
-    for name in names:
-        started = time.perf_counter()
-        report = known[name]()
-        path = write(report)
-        print(f"\n{render(report)}\n")
-        print(f"({time.perf_counter() - started:.1f} s; figures in {path})")
-    return 0
+    failed = [name for name in names if not _run(name, known[name])]
+    if failed:
+        print(f"\nFAILED: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _run(name: str, benchmark: Benchmark) -> bool:
+    """Run one benchmark and report it; a failure must not hide the others."""
+    started = time.perf_counter()
+    try:
+        report = benchmark()
+    except Exception:
+        print(f"\n{name}: failed\n{traceback.format_exc()}", file=sys.stderr)
+        return False
+    path = write(report)
+    print(f"\n{render(report)}\n")
+    print(f"({time.perf_counter() - started:.1f} s; figures in {path})")
+    return True
 
 
 if __name__ == "__main__":
