@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+import benchmarks.__main__ as bench_main
 from benchmarks import admission
 from benchmarks.__main__ import main
 from benchmarks.report import Report, render, write
@@ -62,3 +64,34 @@ def test_unknown_benchmark_name_is_a_usage_error() -> None:
         main(["no_such_benchmark"])
 
     assert exited.value.code == 2
+
+
+def _benchmark(name: str, report: Report | None) -> Callable[[], Report]:
+    def run() -> Report:
+        if report is None:
+            raise RuntimeError(f"{name} broke")
+        return report
+
+    run.__module__ = f"benchmarks.{name}"
+    return run
+
+
+def test_a_failing_benchmark_does_not_hide_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fine = Report("fine", "Fine", ("measure", "value"), [("x", "1")], {"x": 1})
+    monkeypatch.setattr(
+        bench_main, "BENCHMARKS", [_benchmark("broken", None), _benchmark("fine", fine)]
+    )
+    monkeypatch.chdir(tmp_path)
+
+    status = main([])
+
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "broken broke" in captured.err
+    assert "FAILED: broken" in captured.err
+    assert "| x       | 1     |" in captured.out
+    assert (tmp_path / "dist/bench/fine.json").exists()
