@@ -239,6 +239,19 @@ def ensure_admin_key(state_dir: Path) -> None:
     )
 
 
+def seed_demo_feed(state_dir: Path) -> None:
+    """Seed the demo threat feed on the first start of a state directory."""
+    import time
+
+    from local.demo import seed
+
+    started = time.monotonic()
+    seeded = seed(state_dir, time.time())
+    if seeded:
+        elapsed = round(time.monotonic() - started, 1)
+        log_event("demo_feed_seeded", threats=seeded, seconds=elapsed)
+
+
 def _read_admin_file(path: Path) -> dict[str, str] | None:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -278,11 +291,17 @@ def extensions() -> list[Any]:
     The WebSocket emulation (``/ws``), the SQS consumer and the schedule are
     added here as :class:`local.server.Extension` objects.
     """
+    from local.outbox import OutboxPoller
     from local.schedule import ScheduleEmulation
     from local.sqs import SqsEventSources
     from local.websocket import WebSocketEmulation
 
-    return [WebSocketEmulation(), SqsEventSources(), ScheduleEmulation()]
+    return [
+        WebSocketEmulation(),
+        SqsEventSources(),
+        ScheduleEmulation(),
+        OutboxPoller(),
+    ]
 
 
 async def serve(config: StackConfig) -> None:
@@ -323,6 +342,7 @@ def main() -> int:
             os.environ["AWS_ENDPOINT_URL"] = store.url
         provision_store(os.environ["AWS_ENDPOINT_URL"])
         ensure_admin_key(config.state_dir)
+        seed_demo_feed(config.state_dir)
         asyncio.run(serve(config))
     finally:
         if store is not None:

@@ -81,28 +81,9 @@ class ThreatService:
         """Record a new active threat and its ``threat.detected`` event."""
         now = self._clock.now()
         detected = _detected(request, now)
-        threat_id = "thr_" + secrets.token_hex(12)
-        item = {
-            "threat_id": threat_id,
-            "type": request.type.value,
-            "severity": request.severity.value,
-            "status": ThreatStatus.ACTIVE.value,
-            "source_ip": request.source_ip,
-            "target": request.target,
-            "description": request.description,
-            "indicators": request.indicators,
-            "detected_ms": int(detected * 1000),
-            "created_ms": int(now * 1000),
-            "owner_id": origin.owner_id,
-            **listing.index_keys(threat_id, request, int(detected * 1000)),
-        }
+        item = new_item(request, detected, now, origin.owner_id)
         threat = to_threat(item)
         event = _event("threat.detected", threat, origin, now)
-        increments = {
-            "n": 1,
-            f"sev:{request.severity.value}": 1,
-            f"type:{request.type.value}": 1,
-        }
         put = {
             "Put": {
                 "TableName": self._table,
@@ -116,7 +97,7 @@ class ThreatService:
                 put_event(self._events, event),
                 listing.catalog_update(self._aggregates, str(item["tp"])),
                 *counters.bump_buckets(
-                    self._aggregates, FAMILY, detected, now, increments
+                    self._aggregates, FAMILY, detected, now, detection_counts(item)
                 ),
             ]
         )
@@ -137,16 +118,9 @@ class ThreatService:
             )
         now = self._clock.now()
         resolved_ms = int(now * 1000)
-        seconds = max(0, round((resolved_ms - int(item["detected_ms"])) / 1000))
-        month = str(item["tp"])
-        item.update(
-            status=ThreatStatus.RESOLVED.value,
-            resolved_ms=resolved_ms,
-            resolution=request.resolution,
-            xp=f"{ThreatStatus.RESOLVED.value}#{month}",
-        )
+        mark_resolved(item, resolved_ms, request.resolution)
         threat = to_threat(item)
-        increments = {"res": 1, "ttr": seconds, f"rsev:{item['severity']}": 1}
+        increments = resolution_counts(item)
         try:
             self._commit(
                 [
@@ -227,6 +201,48 @@ class ThreatService:
                 # The event id is random; a clash means a retried write.
                 raise StoreUnavailable("the change clashed; retry") from exc
             raise
+
+
+def new_item(
+    request: CreateThreatRequest, detected: float, now: float, owner_id: str
+) -> dict[str, Any]:
+    """Return the stored item of a newly reported threat."""
+    threat_id = "thr_" + secrets.token_hex(12)
+    return {
+        "threat_id": threat_id,
+        "type": request.type.value,
+        "severity": request.severity.value,
+        "status": ThreatStatus.ACTIVE.value,
+        "source_ip": request.source_ip,
+        "target": request.target,
+        "description": request.description,
+        "indicators": request.indicators,
+        "detected_ms": int(detected * 1000),
+        "created_ms": int(now * 1000),
+        "owner_id": owner_id,
+        **listing.index_keys(threat_id, request, int(detected * 1000)),
+    }
+
+
+def mark_resolved(item: dict[str, Any], resolved_ms: int, note: str | None) -> None:
+    """Move a threat item to resolved, in every index too."""
+    item.update(
+        status=ThreatStatus.RESOLVED.value,
+        resolved_ms=resolved_ms,
+        resolution=note,
+        xp=f"{ThreatStatus.RESOLVED.value}#{item['tp']}",
+    )
+
+
+def detection_counts(item: dict[str, Any]) -> dict[str, int]:
+    """Return what a detection adds to its buckets' counters."""
+    return {"n": 1, f"sev:{item['severity']}": 1, f"type:{item['type']}": 1}
+
+
+def resolution_counts(item: dict[str, Any]) -> dict[str, int]:
+    """Return what a resolution adds to its buckets' counters."""
+    seconds = round((int(item["resolved_ms"]) - int(item["detected_ms"])) / 1000)
+    return {"res": 1, "ttr": max(0, seconds), f"rsev:{item['severity']}": 1}
 
 
 def _detected(request: CreateThreatRequest, now: float) -> float:
