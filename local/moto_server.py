@@ -26,6 +26,9 @@ What is journaled:
   empty queues. The durable record of what must be delivered is the outbox in
   the events table, which is journaled.
 
+Transactions roll back through ``local.moto_rollback`` (copies of the items
+they name, not of whole tables), so their cost does not grow with the data.
+
 Run alone with ``python -m local.moto_server --port 5013``.
 """
 
@@ -47,7 +50,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from local import logs
+from local import logs, moto_rollback
 
 logger = logging.getLogger("local.moto_server")
 
@@ -352,6 +355,7 @@ class MotoServer:
         from werkzeug.serving import make_server
 
         os.environ.setdefault("MOTO_PORT", str(self.port))
+        moto_rollback.install()
         backend = build_backend()
         app: WsgiApp = backend
         if self.journal is not None:

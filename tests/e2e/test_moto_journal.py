@@ -64,7 +64,8 @@ class MotoProcess:
         self._log.close()
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, region_name="us-east-1", endpoint_url=self.url)
+        factory: Any = boto3.client
+        return factory(service, region_name="us-east-1", endpoint_url=self.url)
 
     def keys(self) -> list[dict[str, Any]]:
         items = self.client("dynamodb").scan(TableName=TABLE)["Items"]
