@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Adds the limit conditions and counter updates for a request at ``now``.
+Limiter = Callable[[Expression, dict[str, Any] | None, float], None]
+
 ACTIVE = "active"
 MAX_ATTEMPTS = 3
 THROTTLING_CODES = frozenset(
@@ -116,6 +119,7 @@ class Gateway:
         guard: IpGuard,
         cache: BeliefCache | None = None,
         on_quota_refused: Callable[[dict[str, Any]], None] | None = None,
+        limiter: Limiter = add_limiter,
     ) -> None:
         self._client = client
         self._table = table
@@ -123,6 +127,9 @@ class Gateway:
         self._guard = guard
         self._cache = cache or BeliefCache()
         self._on_quota_refused = on_quota_refused
+        # The limiter half of the write; tests swap in weakened plans to show
+        # that the real one is what keeps concurrent writers within the limit.
+        self._limiter = limiter
 
     def admit(self, credentials: Credentials, scope: Scope | None) -> Principal:
         """Authenticate, authorize, limit and count one request."""
@@ -202,7 +209,7 @@ class Gateway:
                 f"contains({sc}, {expr.value(scope.value)})"
                 f" OR contains({sc}, {expr.value(Scope.ADMIN.value)})"
             )
-        add_limiter(expr, believed, now)
+        self._limiter(expr, believed, now)
         expr.sets.append(f"{expr.name('lu')} = {expr.value(int(now))}")
         return expr
 
