@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -154,3 +155,22 @@ class CallRecorder:
     def clear(self) -> None:
         self.counts.clear()
         self.calls.clear()
+
+
+@dataclass
+class Timings:
+    """Wall-clock and process CPU seconds of each measured block.
+
+    On a shared machine the wall clock also counts time spent waiting for a
+    core; CPU time does not, so it is the steadier measure of work done.
+    """
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    @contextmanager
+    def measure(self) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        yield
+        self.cpu.append(time.process_time() - cpu)
+        self.wall.append(time.perf_counter() - wall)
