@@ -131,9 +131,15 @@ def test_docs_page_is_usable_on_a_phone_sized_screen(
 
 
 def test_copy_buttons_copy_the_sample(browser: Any, stack: LocalStack) -> None:
-    page, _ = open_docs(browser, stack, 1280, 900)
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(stack.url("/api/docs"))
     page.click("#tab-rest")
-    button = page.locator("#op-get_health .sample .copy").first
-    button.click()
-    assert button.text_content() == "Copied"
-    page.close()
+    sample = page.locator("#op-get_health .sample").first
+    sample.locator(".copy").click()
+    sample.locator(".copy.done").wait_for(timeout=5_000)
+
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied == sample.locator("code").text_content()
+    assert copied.startswith("curl ")
+    context.close()
