@@ -413,10 +413,11 @@ def default_port() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Serve until SIGTERM, or until standard input closes (``--until-stdin-closes``).
+    """Serve until SIGINT or SIGTERM, or until standard input closes.
 
-    The local stack starts this as a child with a pipe on its standard input,
-    so the server ends with its parent even if the parent is killed.
+    With ``--until-stdin-closes`` signals are ignored and only the end of
+    standard input stops the server: the local stack starts it as a child with
+    a pipe there, so it ends after its parent, even if the parent is killed.
     """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -427,14 +428,15 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure()
 
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     if args.until_stdin_closes:
-        # Ctrl-C reaches the whole process group; the parent decides when the
-        # store goes away, after its last request.
+        # Ctrl-C (and a group-wide SIGTERM) reach the whole process group; the
+        # parent decides when the store goes away, after its last request.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         threading.Thread(target=_wait_for_eof, args=(stop,), daemon=True).start()
     else:
         signal.signal(signal.SIGINT, lambda *_: stop.set())
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     server = MotoServer(args.host, args.port, args.journal)
     server.start()
@@ -449,7 +451,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _wait_for_eof(stop: threading.Event) -> None:
-    sys.stdin.buffer.read()
+    # os.read, not sys.stdin: a buffered reader's lock held by this daemon
+    # thread would abort the interpreter at exit.
+    while os.read(sys.stdin.fileno(), 4096):
+        pass
     stop.set()
 
 
