@@ -52,7 +52,8 @@ class Broadcaster:
         self._journal = journal
         self._api = api
         self._on_gone = on_gone
-        self._concurrency = concurrency
+        # Posts in flight at once; the benchmark varies it.
+        self.concurrency = concurrency
 
     def publish(
         self, topic: str, render: Callable[[int], str], event_id: str | None = None
@@ -83,7 +84,7 @@ class Broadcaster:
                 report.seq,
             )
             return
-        with ThreadPoolExecutor(self._concurrency, "fanout") as pool:
+        with ThreadPoolExecutor(self.concurrency, "fanout") as pool:
             posts: list[tuple[str, Future[str]]] = []
             for page in self._store.subscribers(topic):
                 posts.extend((cid, pool.submit(_post, api, cid, body)) for cid in page)
