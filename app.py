@@ -15,6 +15,8 @@ from chalicelib.webhooks import handler as webhook_handler
 from chalicelib.webhooks.queue import delivery_queue_name
 
 app = Chalice(app_name="jupiter-api")
+# Chalice refuses to package or deploy WebSocket handlers without this opt-in.
+app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.log.setLevel(logging.INFO)
 logging.getLogger("chalicelib").setLevel(logging.INFO)
 
