@@ -163,7 +163,7 @@ class Gateway:
             expr = self._expression(credentials, secret_hash, scope, believed, now)
             admitted, item = self._write(credentials.key_id, expr)
             if item is None:
-                self._refuse_credentials(credentials, "unknown API key")
+                self._refuse_credentials(credentials, "invalid API key")
             assert item is not None
             self._cache.put(credentials.key_id, item)
             if admitted:
