@@ -39,6 +39,12 @@ def core(
 
 
 @pytest.fixture
+def svc(core: services_module.Services) -> services_module.Services:
+    """The shared fixtures (``admin_headers``) use the fixed-clock services too."""
+    return core
+
+
+@pytest.fixture
 def http(core: services_module.Services) -> Iterator[Client]:
     from app import app
 
