@@ -174,16 +174,28 @@ def _timed(action: Any) -> float:
 
 @contextmanager
 def _counting(client: Any, service: str) -> Iterator[Counter[str]]:
+    """Count the client's calls by name, and (under "seconds") time spent in them."""
     counts: Counter[str] = Counter()
+    started: list[float] = []
 
-    def count(model: Any, **_: Any) -> None:
+    def before(model: Any, **_: Any) -> None:
         counts[model.name] += 1
+        started.append(time.perf_counter())
 
-    client.meta.events.register(f"before-call.{service}", count)
+    def after(**_: Any) -> None:
+        if started:
+            spent[0] += time.perf_counter() - started.pop()
+
+    spent = [0.0]
+    events = client.meta.events
+    events.register(f"before-call.{service}", before)
+    events.register(f"after-call.{service}", after)
     try:
         yield counts
     finally:
-        client.meta.events.unregister(f"before-call.{service}", count)
+        events.unregister(f"before-call.{service}", before)
+        events.unregister(f"after-call.{service}", after)
+        counts["seconds"] = spent[0]  # type: ignore[assignment]
 
 
 def _figures(
@@ -193,12 +205,19 @@ def _figures(
     store: Counter[str],
     queue: Counter[str],
 ) -> dict[str, Any]:
+    in_aws = float(store.pop("seconds", 0)) + float(queue.pop("seconds", 0))
     pipeline_rate, bare_rate = deliveries / pipeline, deliveries / bare
+    outside = deliveries / max(pipeline - in_aws, 1e-9)
     return {
         "deliveries": deliveries,
         "pipeline": {"seconds": round(pipeline, 3), "per_second": pipeline_rate},
         "bare_loop": {"seconds": round(bare, 3), "per_second": bare_rate},
         "ratio": round(pipeline_rate / bare_rate, 4),
+        "seconds_in_store_and_queue_calls": round(in_aws, 3),
+        "pipeline_without_store_and_queue": {
+            "per_second": outside,
+            "ratio": round(outside / bare_rate, 4),
+        },
         "dynamodb_calls_per_delivery": round(sum(store.values()) / deliveries, 2),
         "dynamodb_calls": dict(store),
         "sqs_calls": dict(queue),
@@ -221,6 +240,16 @@ def _rows(figures: dict[str, Any]) -> list[tuple[str, ...]]:
             "same bodies, signer and transport, no queue or store",
         ),
         ("ratio (pipeline / bare)", f"{figures['ratio']:.3f}", "same run"),
+        (
+            "time in DynamoDB + SQS calls",
+            f"{figures['seconds_in_store_and_queue_calls']:.2f} s",
+            f"of {pipeline['seconds']:.2f} s (moto, in-process)",
+        ),
+        (
+            "ratio without that time",
+            f"{figures['pipeline_without_store_and_queue']['ratio']:.3f}",
+            "handler, signing, vetting and POST only",
+        ),
         (
             "DynamoDB calls per delivery",
             f"{figures['dynamodb_calls_per_delivery']}",

@@ -34,6 +34,9 @@ SUCCEEDED = "succeeded"
 FAILED = "failed"
 FAILED_INDEX = "failed"
 RETENTION_MS = 30 * 86_400 * 1000
+# A pending attempt this far past its due time has lost its message: SQS would
+# have shown it again after the queue's 600 s visibility timeout.
+OVERDUE_MS = 15 * 60 * 1000
 
 _DELIVERY = "d#"
 _ATTEMPT = "a#"
@@ -304,11 +307,13 @@ class DeliveryStore:
                 "SET #s = :pending, #n = #a + :one, #st = :zero,"
                 " #u = :now, #na = :now REMOVE #fa, #eq, #l"
             ),
-            # Finished deliveries, or a replay whose message never made it to
-            # the queue (no ``eq``), may be replayed; one in flight may not.
+            # Finished deliveries may be replayed; so may a pending one whose
+            # message never reached the queue (no ``eq``) or is long overdue
+            # (lost with a local queue); one in flight may not.
             ConditionExpression=(
                 "#s IN (:failed, :succeeded) OR (#s = :pending AND"
-                " attribute_exists(sk) AND attribute_not_exists(#eq))"
+                " attribute_exists(sk) AND"
+                " (attribute_not_exists(#eq) OR #na < :stale))"
             ),
             ExpressionAttributeNames={
                 "#s": "status",
@@ -328,6 +333,7 @@ class DeliveryStore:
                 ":one": {"N": "1"},
                 ":zero": {"N": "0"},
                 ":now": {"N": str(now_ms)},
+                ":stale": {"N": str(now_ms - OVERDUE_MS)},
             },
             ReturnValues="ALL_NEW",
         )

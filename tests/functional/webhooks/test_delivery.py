@@ -194,6 +194,18 @@ def test_fail_twice_then_succeed_is_three_attempts_with_one_webhook_id(
     assert state["status"] == "succeeded"
     assert state["attempts"] == 3
 
+    base = f"/api/webhooks/{endpoint['webhook_id']}/deliveries"
+    status, page = call(client, "GET", f"{base}?limit=2", key)
+    assert [a["attempt"] for a in page["attempts"]] == [3, 2]
+    status, rest = call(client, "GET", f"{base}?cursor={page['next_cursor']}", key)
+    assert [a["attempt"] for a in rest["attempts"]] == [1]
+    assert rest["next_cursor"] is None
+    # A cursor is bound to its endpoint's log.
+    other = register(client, key, receiver.url)["webhook_id"]
+    path = f"/api/webhooks/{other}/deliveries?cursor={page['next_cursor']}"
+    status, problem = call(client, "GET", path, key)
+    assert (status, problem["code"]) == (400, "invalid_cursor")
+
 
 def test_always_failing_ends_in_the_dlq_then_replay_delivers(
     client: Client,
@@ -222,7 +234,7 @@ def test_always_failing_ends_in_the_dlq_then_replay_delivers(
     receiver.default = 204
     path = f"/api/webhooks/{webhook_id}/deliveries/{dead['delivery_id']}/replay"
     status, replayed = call(client, "POST", path, key)
-    assert status == 202
+    assert (status, replayed["status"]) == (202, "pending")
     assert replayed["status"] == "pending"
     pump(consumer, lambda: len(receiver.received) == 4)
     assert receiver.received[-1].answered == 204
@@ -435,3 +447,29 @@ def test_a_wait_longer_than_900_s_is_a_chain_of_sqs_hops(
     clock.advance(200)
     assert deliverer.handle(retry).result == "succeeded"
     assert [r.answered for r in receiver.received] == [500, 204]
+
+
+def test_a_pending_delivery_long_overdue_can_be_replayed(
+    client: Client,
+    key: dict[str, str],
+    svc: services_module.Services,
+    aws_env: dict[str, str],
+    consumer: QueueConsumer,
+    receivers: list[Receiver],
+) -> None:
+    clock = FixedClock(time.time())
+    hooks = install(svc, clock=clock)
+    receiver = start(receivers)
+    endpoint = register(client, key, receiver.url)
+    lost = event()
+    hooks.sink.deliver(lost)
+    aws.sqs().purge_queue(QueueUrl=aws_env["JUPITER_WEBHOOK_QUEUE_URL"])  # lost
+    delivery_id = delivery_id_for(lost.event_id, endpoint["webhook_id"])
+    path = f"/api/webhooks/{endpoint['webhook_id']}/deliveries/{delivery_id}/replay"
+    assert call(client, "POST", path, key)[0] == 409  # still plausibly in flight
+
+    clock.advance(16 * 60)
+    status, replayed = call(client, "POST", path, key)
+    assert (status, replayed["status"]) == (202, "pending")
+    pump(consumer, lambda: len(receiver.received) == 1)
+    assert json.loads(receiver.received[0].body)["event_id"] == lost.event_id
