@@ -6,6 +6,8 @@ from chalicelib import health, usage
 from chalicelib.analytics import api as analytics
 from chalicelib.analytics.models import AnalyticsResult, PeriodQuery, StatsReport
 from chalicelib.apidoc import api as apidoc
+from chalicelib.events import api as events
+from chalicelib.events.log import EventList, ListEventsQuery
 from chalicelib.http.registry import Registry, Route
 from chalicelib.keys import api as keys
 from chalicelib.keys.models import (
@@ -325,6 +327,22 @@ ROUTES = [
         scope=Scope.WRITE_VR_SESSIONS,
         response=Session,
         errors=(400, 401, 403, 404, 409, 429),
+    ),
+    Route(
+        "list_events",
+        "GET",
+        "/api/events",
+        events.list_events,
+        "Recent domain events of the key's owner, newest first",
+        "Events",
+        query=ListEventsQuery,
+        response=EventList,
+        description=(
+            "The events webhooks deliver (threat.detected, threat.resolved, "
+            "vr.session.started, vr.session.ended, quota.warning, "
+            "quota.exceeded...), as recorded with their changes."
+        ),
+        errors=(400, 401, 429),
     ),
     Route(
         "get_analytics",

@@ -19,11 +19,13 @@ from chalicelib.analytics.service import AnalyticsService
 from chalicelib.clock import Clock, SystemClock
 from chalicelib.config import Settings, settings
 from chalicelib.events.dispatcher import Dispatcher, EventSink
+from chalicelib.events.log import EventLog
 from chalicelib.idempotency import IdempotencyGuard
 from chalicelib.keys.service import KeyService
 from chalicelib.realtime.management import ManagementApi
 from chalicelib.realtime.service import RealtimeService
 from chalicelib.realtime.sink import RealtimeSink
+from chalicelib.sessions.revocation import RevokedKeySessions
 from chalicelib.sessions.service import SessionService
 from chalicelib.threats.service import ThreatService
 from chalicelib.webhooks.wiring import Webhooks
@@ -46,6 +48,7 @@ class Services:
     requests: RequestMeter
     idempotency: IdempotencyGuard
     dispatcher: Dispatcher
+    events: EventLog
     # Every consumer of domain events; the dispatcher holds this very list.
     sinks: list[EventSink] = field(default_factory=list)
 
@@ -93,7 +96,11 @@ class Services:
             clock,
             config.server_secret,
         )
-        sinks: list[EventSink] = [RealtimeSink(realtime), webhooks.sink]
+        sinks: list[EventSink] = [
+            RealtimeSink(realtime),
+            RevokedKeySessions(sessions),
+            webhooks.sink,
+        ]
         return cls(
             config,
             clock,
@@ -108,6 +115,7 @@ class Services:
             RequestMeter(client, config.aggregates_table, clock),
             IdempotencyGuard(client, config.idempotency_table),
             Dispatcher(client, config.events_table, clock, sinks),
+            EventLog(client, config.events_table, config.server_secret),
             sinks,
         )
 

@@ -58,6 +58,8 @@ def put_event(table: str, event: DomainEvent) -> Any:
         "data": json.dumps(event.data, separators=(",", ":"), sort_keys=True),
         "dispatch": PENDING,
         "request_id": event.request_id,
+        # The owner whose event log (GET /api/events) lists it, if any.
+        "owner_id": _owner(event),
     }
     return {
         "Put": {
@@ -66,3 +68,8 @@ def put_event(table: str, event: DomainEvent) -> Any:
             "ConditionExpression": "attribute_not_exists(event_id)",
         }
     }
+
+
+def _owner(event: DomainEvent) -> str | None:
+    owner = event.data.get("owner_id")
+    return owner if isinstance(owner, str) and owner else None
