@@ -101,7 +101,7 @@ def _broadcast(realtime: Any, client: Any, clients: Clients) -> dict[str, Any]:
 
 
 def _serial(realtime: Any, ids: list[str], clients: Clients) -> dict[str, Any]:
-    api = realtime.endpoints.configured()
+    api = realtime.endpoints.known()
     token = "serial_" + secrets.token_hex(12)
     body = json.dumps({"type": "threat_update", "threat": {"threat_id": token}})
     clients.expect(token)

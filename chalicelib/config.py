@@ -85,8 +85,7 @@ class Settings(BaseModel):
     connections_table: str = Field(min_length=3)
     frames_table: str = Field(min_length=3)
     # The @connections endpoint broadcasts post to (https://<api>/<stage>);
-    # unset, WebSocket handlers derive it from their event and broadcasts
-    # outside a WebSocket handler are skipped with a warning.
+    # unset, it is learned from the first WebSocket event and recorded.
     ws_management_endpoint: str | None = None
     ws_auth_deadline_seconds: int = Field(default=5, ge=1, le=60)
     ws_fanout_concurrency: int = Field(default=16, ge=1, le=128)

@@ -9,6 +9,8 @@ limit on a connection:
   secret's hash ``kh``, owner, scopes and tier.
 * ``pk = c#<connection id>, sk = s#<channel>``: a subscription, with its topic
   ``tp`` (the ``by_topic`` index a broadcast pages through).
+* ``pk = sk = endpoint``: the ``@connections`` endpoint learned from the
+  WebSocket events, for broadcasts where none is configured.
 
 A connection's items share its partition, so removing it is one query and
 one batch delete, however it ended.
@@ -42,6 +44,7 @@ KEY_INDEX = "by_key"
 DEADLINE_INDEX = "by_deadline"
 AWAITING_AUTHENTICATION = "auth"
 CONNECTION = "c"
+ENDPOINT_KEY = "endpoint"
 PAGE_SIZE = 500
 BATCH_WRITE_LIMIT = 25
 
@@ -200,6 +203,21 @@ class ConnectionStore:
         self._batch_write(deletes)
         meta = next((i for i in items if i["sk"] == CONNECTION), None)
         return _connection(meta) if meta else None
+
+    def remember_endpoint(self, url: str) -> None:
+        """Record the ``@connections`` endpoint the WebSocket API answers at."""
+        item = {"pk": ENDPOINT_KEY, "sk": ENDPOINT_KEY, "url": url}
+        self._call("put_item", TableName=self._table, Item=to_item(item))
+
+    def endpoint(self) -> str | None:
+        """Return the recorded ``@connections`` endpoint, if any."""
+        response = self._call(
+            "get_item",
+            TableName=self._table,
+            Key={"pk": {"S": ENDPOINT_KEY}, "sk": {"S": ENDPOINT_KEY}},
+        )
+        item = response.get("Item")
+        return str(item["url"]["S"]) if item else None
 
     def _pages(
         self, index: str, condition: str, values: dict[str, Any], page_size: int

@@ -77,7 +77,7 @@ def publish_status() -> FanoutReport:
 def sweep() -> int:
     """Close the connections that missed their authentication deadline."""
     realtime = services().realtime
-    return realtime.sweep(realtime.endpoints.configured())
+    return realtime.sweep(realtime.endpoints.known())
 
 
 def _source_ip(context: dict[str, Any]) -> str:

@@ -59,21 +59,41 @@ class ThreatFeed(Protocol):
 class Endpoints:
     """Finds the ``@connections`` API to talk to.
 
-    The configured endpoint wins; a WebSocket handler without one derives it
-    from its event, as Chalice's own ``app.websocket_api`` does.
+    The configured endpoint (``JUPITER_WS_MANAGEMENT_ENDPOINT``) wins. Without
+    one, a WebSocket handler derives it from its event, as Chalice's own
+    ``app.websocket_api`` does, and records it in the connections table, so
+    that broadcasts from the outbox and the schedule, which have no
+    WebSocket event, find it too: ``chalice deploy`` creates the WebSocket
+    API, so its address is not known before the first connection.
     """
 
     def __init__(
-        self, configured: str | None, connect: Callable[[str], ManagementApi]
+        self,
+        configured: str | None,
+        connect: Callable[[str], ManagementApi],
+        store: ConnectionStore | None = None,
     ) -> None:
         self._configured = configured
         self._connect = connect
+        self._store = store
+        self._learned: str | None = None
 
-    def configured(self) -> ManagementApi | None:
-        return self._connect(self._configured) if self._configured else None
+    def known(self) -> ManagementApi | None:
+        """Return the API broadcasts post to, or None while it is unknown."""
+        url = self._configured or self._learned
+        if url is None and self._store is not None:
+            url = self._learned = self._store.endpoint()
+        return self._connect(url) if url else None
 
     def for_event(self, domain_name: str, stage: str) -> ManagementApi:
-        return self._connect(self._configured or f"https://{domain_name}/{stage}")
+        """Return the API of the connection an event came from."""
+        if self._configured:
+            return self._connect(self._configured)
+        url = f"https://{domain_name}/{stage}"
+        if url != self._learned and self._store is not None:
+            self._store.remember_endpoint(url)
+        self._learned = url
+        return self._connect(url)
 
 
 @dataclass
@@ -130,7 +150,7 @@ class RealtimeService:
         self.broadcaster = Broadcaster(
             store,
             journal,
-            lambda: self.endpoints.configured(),
+            lambda: self.endpoints.known(),
             self.drop,
             concurrency,
         )
@@ -154,13 +174,14 @@ class RealtimeService:
     ) -> RealtimeService:
         """Build the service on the configured tables and endpoint."""
         table = config.connections_table
+        store = ConnectionStore(client, table, clock)
         return cls(
-            ConnectionStore(client, table, clock),
+            store,
             ConnectionSlots(client, table, clock),
             FrameJournal(client, config.frames_table, clock),
             gateway,
             clock,
-            Endpoints(config.ws_management_endpoint, connect),
+            Endpoints(config.ws_management_endpoint, connect, store),
             threats,
             deadline_seconds=config.ws_auth_deadline_seconds,
             concurrency=config.ws_fanout_concurrency,

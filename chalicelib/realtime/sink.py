@@ -67,7 +67,7 @@ class RealtimeSink:
             logger.warning("key.revoked event %s names no key", event.event_id)
             return
         realtime = self._realtime
-        closed = realtime.close_key(realtime.endpoints.configured(), key_id)
+        closed = realtime.close_key(realtime.endpoints.known(), key_id)
         logger.info("closed %s connection(s) of a revoked key %s", closed, key_id)
 
 

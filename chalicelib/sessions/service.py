@@ -121,7 +121,52 @@ class SessionService:
 
     def end(self, key: Principal, session_id: str, request_id: str) -> Session:
         """End an active session and record its event and duration."""
-        item = self._visible(key, session_id)
+        return self._end(self._visible(key, session_id), request_id)
+
+    def end_for_key(
+        self, key_id: str, owner_id: str, request_id: str | None = None
+    ) -> list[Session]:
+        """End every active session ``key_id`` started (its key was revoked).
+
+        Reads the owner's sessions through the owner index, keeping only the
+        key's active ones; a session that ends meanwhile is skipped, so a
+        second call ends nothing more.
+        """
+        ended = []
+        for item in self._active_of_key(key_id, owner_id):
+            try:
+                ended.append(self._end(item, request_id or "key.revoked"))
+            except AlreadyDone:
+                continue
+        return ended
+
+    def _active_of_key(self, key_id: str, owner_id: str) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": OWNER_INDEX,
+            "KeyConditionExpression": "#o = :o",
+            "FilterExpression": "#k = :k AND #st = :active",
+            "ExpressionAttributeNames": {
+                "#o": "owner_id",
+                "#k": "key_id",
+                "#st": "status",
+            },
+            "ExpressionAttributeValues": {
+                ":o": {"S": owner_id},
+                ":k": {"S": key_id},
+                ":active": {"S": SessionStatus.ACTIVE.value},
+            },
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self._call(self._client.query, **kwargs)
+            items.extend(from_item(i) for i in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _end(self, item: dict[str, Any], request_id: str) -> Session:
+        session_id = str(item["session_id"])
         if item["status"] == SessionStatus.ENDED.value:
             raise AlreadyDone(
                 f"session {session_id} has already ended", "session_already_ended"

@@ -27,6 +27,7 @@ DEPLOYED = ("dev", "prod")
 # reads are made by Lambda's event source mappings on the role's behalf.
 ITEM_ACTIONS = {
     "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
     "dynamodb:DeleteItem",
     "dynamodb:GetItem",
     "dynamodb:PutItem",

@@ -10,6 +10,8 @@ import pytest
 from chalicelib.events.outbox import DomainEvent
 from chalicelib.policy import Scope, Tier
 from chalicelib.realtime import journal
+from chalicelib.realtime.management import ManagementApi
+from chalicelib.realtime.service import Endpoints
 from chalicelib.realtime.sink import RealtimeSink
 from tests.functional.conftest import make_key
 from tests.functional.realtime.conftest import Harness, StaticThreats
@@ -338,10 +340,75 @@ def test_revoking_a_key_closes_its_connections(ws: Harness) -> None:
 
 def test_broadcast_without_an_endpoint_is_kept_for_resume(ws: Harness) -> None:
     reader = ws.session(make_key(ws.svc, [Scope.READ_ANALYTICS]), ["system"])
-    ws.realtime.endpoints = type(ws.realtime.endpoints)(None, lambda e: None)  # type: ignore[arg-type,return-value]
+    ws.realtime.endpoints = Endpoints(None, unreachable)
 
     report = ws.realtime.publish_status()
 
     assert report.recipients == 0
     assert ws.management.take(reader) == []
     assert len(ws.realtime.journal.since("system", 0).frames) == 1
+
+
+def test_endpoint_learned_from_a_websocket_event_serves_broadcasts(
+    ws: Harness,
+) -> None:
+    dialled: list[str] = []
+
+    def connect(url: str) -> ManagementApi:
+        dialled.append(url)
+        return ManagementApi(ws.management)
+
+    ws.realtime.endpoints = Endpoints(None, connect, ws.realtime.store)
+    reader = ws.session(make_key(ws.svc, [Scope.READ_ANALYTICS]), ["system"])
+    # Another container, which has seen no WebSocket event yet.
+    ws.realtime.endpoints = Endpoints(None, connect, ws.realtime.store)
+
+    ws.schedule("system_status")
+
+    assert ws.management.take(reader)[0]["type"] == "system_status"
+    assert set(dialled) == {"https://abc123.execute-api.us-east-1.amazonaws.com/local"}
+
+
+def unreachable(url: str) -> ManagementApi:
+    raise AssertionError(f"nothing should dial {url}")
+
+
+def test_revoking_a_key_ends_its_vr_sessions_and_no_others(ws: Harness) -> None:
+    admin = make_key(ws.svc, [Scope.ADMIN], Tier.ENTERPRISE, owner="org_admin")
+    scopes = [Scope.WRITE_VR_SESSIONS, Scope.READ_VR_SESSIONS]
+    doomed = make_key(ws.svc, scopes, Tier.BASIC, owner="org_vr")
+    colleague = make_key(ws.svc, scopes, Tier.BASIC, owner="org_vr")
+    watcher = ws.session(colleague, ["vr_sessions"])
+    started = [ws.rest("POST", "/api/vr/sessions", doomed, SESSION) for _ in range(2)]
+    kept = ws.rest("POST", "/api/vr/sessions", colleague, SESSION)
+    ws.dispatch()
+    ws.management.take(watcher)
+
+    ws.rest("DELETE", f"/api/keys/{doomed['X-API-Key-ID']}", admin)
+    ws.dispatch()  # key.revoked: the sessions end, recording their events
+    ws.dispatch()  # vr.session.ended, to subscribers
+
+    def status(session: dict[str, Any]) -> str:
+        path = f"/api/vr/sessions/{session['session_id']}"
+        return str(ws.rest("GET", path, admin)["status"])
+
+    assert [status(s) for s in started] == ["ended", "ended"]
+    assert status(kept) == "active"
+    updates = of_type(ws.management.take(watcher), "vr_session_update")
+    assert sorted(u["session"]["session_id"] for u in updates) == sorted(
+        s["session_id"] for s in started
+    )
+    assert {u["event_type"] for u in updates} == {"vr.session.ended"}
+
+
+def test_a_redelivered_revocation_ends_nothing_more(ws: Harness) -> None:
+    scopes = [Scope.WRITE_VR_SESSIONS]
+    doomed = make_key(ws.svc, scopes, Tier.BASIC, owner="org_vr")
+    ws.rest("POST", "/api/vr/sessions", doomed, SESSION)
+    key_id = doomed["X-API-Key-ID"]
+
+    first = ws.svc.sessions.end_for_key(key_id, "org_vr")
+    again = ws.svc.sessions.end_for_key(key_id, "org_vr")
+
+    assert len(first) == 1
+    assert again == []
