@@ -243,3 +243,39 @@ def test_sweep_and_stream_handler_use_the_registered_sinks(
     domain_svc.clock.advance(61)  # type: ignore[attr-defined]
     assert sweep().delivered == 1
     assert len(sink.events) == 2
+
+
+class FailingUpdates:
+    """Delegates to the real client, but every UpdateItem fails."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def update_item(self, **kwargs: Any) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "InternalServerError", "Message": "injected"}},
+            "UpdateItem",
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def test_a_failure_after_the_write_leaves_change_and_event_together(
+    api: Api, writer: dict[str, str], domain_svc: services_module.Services
+) -> None:
+    # The threat's transaction commits, then storing the idempotent response
+    # fails: the client sees a 503, but the change and its one event stand.
+    store = domain_svc.idempotency._store
+    store.client = FailingUpdates(aws.dynamodb())  # type: ignore[assignment]
+    response = api.post(
+        "/api/threats", writer, threat_body(), {"Idempotency-Key": "after-write"}
+    )
+    assert response.status_code == 503
+    (threat,) = body(api.get("/api/threats", writer))["threats"]
+    detected = [
+        json.loads(e["data"])["threat"]["threat_id"]
+        for e in _domain_events(domain_svc)
+        if e["event_type"] == "threat.detected"
+    ]
+    assert detected == [threat["threat_id"]]
