@@ -284,6 +284,8 @@ def handle_batch(deliverer: Deliverer, records: Iterable[tuple[str, str]]) -> No
         try:
             outcome = deliverer.handle(message)
         except Exception:
+            # Whatever went wrong, the message must come back: the batch is
+            # failed at the end, after the other messages had their turn.
             logger.exception("delivery message %s failed", message_id)
             failed += 1
             continue
