@@ -255,7 +255,10 @@ def frame_id(body: str) -> str | None:
 
 def parse(body: str) -> ClientFrame:
     """Decode and validate one client frame."""
-    raw = parse_json(body.encode())
+    try:
+        raw = parse_json(body.encode())
+    except MalformedJSON as exc:
+        raise MalformedJSON(exc.detail.replace("the body", "the frame", 1)) from None
     if not isinstance(raw, dict):
         raise MalformedJSON("a frame is one JSON object")
     # API Gateway's route selection reads ``action``: accept it for ``type``.
