@@ -141,7 +141,7 @@ def consumer(aws_env: dict[str, str]) -> QueueConsumer:
 
 
 def pump(
-    consumer: QueueConsumer, until: Callable[[], bool], timeout: float = 15.0
+    consumer: QueueConsumer, until: Callable[[], bool], timeout: float = 30.0
 ) -> None:
     """Poll the queue and run the handler until ``until()`` holds."""
     deadline = time.monotonic() + timeout

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 from chalice.test import Client
@@ -86,13 +85,6 @@ class StoreDyingBeforeMarking(DeliveryStore):
             self.crashed = True
             raise Crash("died after queueing")
         super().mark_enqueued(webhook_id, delivery_id, now_ms)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    started = Receiver().start()
-    yield started
-    started.stop()
 
 
 def short_visibility(env: dict[str, str]) -> None:

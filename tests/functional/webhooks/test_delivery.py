@@ -177,10 +177,11 @@ def test_fail_twice_then_succeed_is_three_attempts_with_one_webhook_id(
     assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
     assert len({r.body for r in receiver.received}) == 1
     times = [r.at for r in receiver.received]
-    # Spaced by the schedule: 1 s, then 2 s (SQS delays are whole seconds;
-    # polling adds a little).
-    assert 0.9 <= times[1] - times[0] < 3.5
-    assert 1.9 <= times[2] - times[1] < 4.5
+    # Spaced by the schedule: at least 1 s, then 2 s (each next attempt is
+    # queued after the previous one was answered); polling and a loaded
+    # machine can only add to that.
+    assert 0.95 <= times[1] - times[0] < 6
+    assert 1.95 <= times[2] - times[1] < 7
     log = attempts(client, key, endpoint["webhook_id"])
     assert [(a["attempt"], a["outcome"], a["status_code"]) for a in log] == [
         (3, "succeeded", 204),
