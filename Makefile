@@ -45,5 +45,12 @@ sdks: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+# `chalice package` offline (vendor/ from the virtualenv, see ops/package.py)
+# into dist/$(STAGE)/ (sam.json, deployment.zip, single/sam.json), then
+# cfn-lint on those templates and on infrastructure/. `make test` runs it for
+# dev and prod (tests/functional/test_package.py).
+package: $(STAMP)
+	$(BIN)/python -m ops.package --stage $(STAGE)
+
 clean:
 	rm -rf $(VENV) dist .pytest_cache .mypy_cache .ruff_cache

@@ -5,7 +5,8 @@ what they run on is exactly what CloudFormation deploys. It understands the
 small part of CloudFormation the template uses: ``Ref`` and ``Fn::Sub`` of the
 ``Stage`` parameter and of other resources, ``Fn::GetAtt`` of a queue's
 ``Arn`` and of a table's ``StreamArn``, ``Fn::If``/``Fn::Equals`` conditions,
-DynamoDB tables and SQS queues.
+DynamoDB tables and SQS queues. Every other resource type (the alarms, their
+topic) is CloudFormation's alone and skipped, and so is any output naming one.
 Existing resources are left as they are, so provisioning is idempotent.
 """
 
@@ -20,6 +21,12 @@ import boto3
 from cfnlint.decode import decode_str
 
 TEMPLATE = Path(__file__).with_name("template.yaml")
+TABLE = "AWS::DynamoDB::Table"
+QUEUE = "AWS::SQS::Queue"
+
+
+class Unresolvable(LookupError):
+    """Raised when a value refers to a resource that was not created here."""
 
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
@@ -35,7 +42,13 @@ class Resolver:
 
     def __init__(self, template: dict[str, Any], stage: str, region: str) -> None:
         self.template = template
+        defaults = {
+            name: str(declared["Default"])
+            for name, declared in template.get("Parameters", {}).items()
+            if "Default" in declared
+        }
         self.parameters = {
+            **defaults,
             "Stage": stage,
             "AWS::Region": region,
             "AWS::AccountId": "123456789012",
@@ -55,18 +68,19 @@ class Resolver:
         if len(node) == 1:
             ((fn, arg),) = node.items()
             if fn == "Ref":
-                return self.parameters.get(arg) or self.physical[arg]
+                if arg in self.parameters:
+                    return self.parameters[arg]
+                return self._physical(arg)
             if fn == "Fn::Sub":
                 return re.sub(
                     r"\$\{([^}]+)\}", lambda m: str(self._sub(m.group(1))), arg
                 )
             if fn == "Fn::GetAtt":
                 resource, attribute = arg if isinstance(arg, list) else arg.split(".")
-                if attribute == "StreamArn":
-                    return self.streams[resource]
-                if attribute != "Arn":
-                    raise ValueError(f"unsupported GetAtt {resource}.{attribute}")
-                return self.arns[resource]
+                known = self.streams if attribute == "StreamArn" else self.arns
+                if attribute not in ("Arn", "StreamArn") or resource not in known:
+                    raise Unresolvable(f"{resource}.{attribute}")
+                return known[resource]
             if fn == "Fn::If":
                 name, yes, no = arg
                 return self.value(yes if self.condition(name) else no)
@@ -80,7 +94,12 @@ class Resolver:
             return self.parameters[name]
         if "." in name:
             return self.value({"Fn::GetAtt": name.split(".")})
-        return self.physical[name]
+        return self._physical(name)
+
+    def _physical(self, logical_id: str) -> str:
+        if logical_id not in self.physical:
+            raise Unresolvable(logical_id)
+        return self.physical[logical_id]
 
 
 def provision(
@@ -97,20 +116,29 @@ def provision(
     sqs = session.client("sqs", region_name=region, endpoint_url=endpoint_url)
     for logical_id, resource in template["Resources"].items():
         kind = resource["Type"]
+        if kind not in (TABLE, QUEUE):
+            continue
         properties = resolver.value(resource.get("Properties", {}))
-        if kind == "AWS::DynamoDB::Table":
+        if kind == TABLE:
             resolver.physical[logical_id] = _table(dynamodb, properties)
             stream = _stream_arn(dynamodb, resolver.physical[logical_id])
             if stream:
                 resolver.streams[logical_id] = stream
-        elif kind == "AWS::SQS::Queue":
+        else:
             url, arn = _queue(sqs, properties)
             resolver.physical[logical_id] = url
             resolver.arns[logical_id] = arn
-    return {
-        name: str(resolver.value(output["Value"]))
-        for name, output in template.get("Outputs", {}).items()
-    }
+    return _outputs(resolver, template.get("Outputs", {}))
+
+
+def _outputs(resolver: Resolver, declared: dict[str, Any]) -> dict[str, str]:
+    outputs = {}
+    for name, output in declared.items():
+        try:
+            outputs[name] = str(resolver.value(output["Value"]))
+        except Unresolvable:
+            continue  # it names a resource only CloudFormation creates
+    return outputs
 
 
 def environment(
