@@ -3,7 +3,9 @@
 Table names are fixed by ``infrastructure/template.yaml`` (``jupiter-<stage>-
 <name>``), so they are known without asking CloudFormation. Queue URLs hold the
 account id, so they can only come from a deployed stack's outputs. Each output's
-description names the variable that carries it.
+description names the variable that carries it. The WebSocket API's
+@connections endpoint exists once ``chalice deploy`` has created the API; it is
+read from the record Chalice keeps (``.chalice/deployed/<stage>.json``).
 
     python -m ops.stages                              # tables, every stage
     python -m ops.stages --stage prod --stack jupiter-prod   # plus every output
@@ -26,6 +28,8 @@ from infrastructure.provision import TEMPLATE, Resolver, load_template
 STAGES = ("local", "dev", "prod")
 TABLE = "AWS::DynamoDB::Table"
 CONFIG = Path(__file__).resolve().parents[1] / ".chalice" / "config.json"
+DEPLOYED = CONFIG.parent / "deployed"
+MANAGEMENT_ENDPOINT = "JUPITER_WS_MANAGEMENT_ENDPOINT"
 
 
 def stage_tables(stage: str, template_path: Path = TEMPLATE) -> dict[str, str]:
@@ -55,15 +59,43 @@ def stack_outputs(client: Any, stack_name: str) -> dict[str, str]:
     }
 
 
+def websocket_endpoint(stage: str, deployed: Path = DEPLOYED) -> dict[str, str]:
+    """Return the @connections endpoint of the stage's deployed WebSocket API.
+
+    Chalice records ``wss://<id>.execute-api.<region>.<suffix>/<stage>/``;
+    broadcasts post to the same host and stage over https. Empty until
+    ``chalice deploy`` has run for the stage.
+    """
+    record = deployed / f"{stage}.json"
+    if not record.exists():
+        return {}
+    for resource in json.loads(record.read_text()).get("resources", []):
+        url = str(resource.get("websocket_api_url", ""))
+        if resource.get("resource_type") == "websocket_api" and "://" in url:
+            return {
+                MANAGEMENT_ENDPOINT: "https://" + url.split("://", 1)[1].rstrip("/")
+            }
+    return {}
+
+
 def sync_config(
-    path: Path = CONFIG, deployed: dict[str, dict[str, str]] | None = None
+    path: Path = CONFIG,
+    deployed: dict[str, dict[str, str]] | None = None,
+    records: Path = DEPLOYED,
 ) -> list[str]:
-    """Write every stage's table variables (and ``deployed`` outputs); list changes."""
+    """Write every stage's table variables (and ``deployed`` outputs); list changes.
+
+    ``records`` is where Chalice keeps what it deployed, per stage.
+    """
     config = json.loads(path.read_text())
     changed: list[str] = []
     for stage, settings in config["stages"].items():
         environment = settings.setdefault("environment_variables", {})
-        wanted = {**stage_tables(stage), **(deployed or {}).get(stage, {})}
+        wanted = {
+            **stage_tables(stage),
+            **websocket_endpoint(stage, records),
+            **(deployed or {}).get(stage, {}),
+        }
         for variable, value in wanted.items():
             if environment.get(variable) != value:
                 environment[variable] = value

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 import pytest
 import requests
@@ -31,8 +32,25 @@ START_OFFSET = 0.05
 @dataclass
 class Outcome:
     status: int
-    retry_after: str | None
     code: str | None
+    retry_after: int | None
+    slot_end: int
+    """The end of the burst slot the admission write counted or refused it in."""
+
+
+def outcome(response: requests.Response) -> Outcome:
+    body = response.json()
+    if response.status_code == 200:
+        ends = datetime.fromisoformat(body["requests_burst"]["resets_at"])
+        return Outcome(200, None, None, int(ends.timestamp()))
+    retry_after = response.headers.get("Retry-After")
+    return Outcome(
+        response.status_code,
+        body.get("code"),
+        int(retry_after) if retry_after else None,
+        # A refusal by the burst names that window's end as the reset.
+        int(response.headers.get("X-RateLimit-Reset", 0)),
+    )
 
 
 def fire(stack: LocalStack, headers: dict[str, str]) -> tuple[list[Outcome], float]:
@@ -47,12 +65,9 @@ def fire(stack: LocalStack, headers: dict[str, str]) -> tuple[list[Outcome], flo
             # batch spends its slot on admissions, not on TCP handshakes.
             session.get(stack.url("/warm-up"), timeout=30)
             gate.wait()
-            response = session.get(stack.url("/api/usage"), headers=headers, timeout=30)
-        code = response.json().get("code") if response.status_code != 200 else None
+            response = session.get(stack.url("/api/usage"), headers=headers, timeout=60)
         with lock:
-            outcomes.append(
-                Outcome(response.status_code, response.headers.get("Retry-After"), code)
-            )
+            outcomes.append(outcome(response))
 
     threads = [threading.Thread(target=one) for _ in range(REQUESTS)]
     for thread in threads:
@@ -62,25 +77,36 @@ def fire(stack: LocalStack, headers: dict[str, str]) -> tuple[list[Outcome], flo
     gate.wait()
     for thread in threads:
         thread.join()
-    return outcomes, boundary
+    return outcomes, time.time() - boundary - START_OFFSET
 
 
 def test_concurrent_requests_admit_exactly_the_burst_limit(stack: LocalStack) -> None:
     burst = TIER_LIMITS[Tier.FREE].burst
+    # A loaded machine may not answer 150 requests within one slot; then the
+    # batch is tried once more on a fresh key, and if it spills over again each
+    # slot is held to the same exactness below.
     for _ in range(2):
         key = create_key(stack, ["READ_THREATS"], owner="org_exact")
-        outcomes, boundary = fire(stack, key_headers(key))
-        finished = time.time()
-        if finished < boundary + BURST_SLOT_SECONDS:
+        outcomes, took = fire(stack, key_headers(key))
+        slots: dict[int, list[Outcome]] = defaultdict(list)
+        for result in outcomes:
+            slots[result.slot_end].append(result)
+        if len(slots) == 1:
             break
-    else:
-        pytest.fail("two batches in a row did not fit in one 10-second slot")
-    took = finished - boundary - START_OFFSET
-    print(f"\n{REQUESTS} concurrent requests answered in {took:.2f}s")
+    print(
+        f"\n{REQUESTS} concurrent requests answered in {took:.2f}s, "
+        f"decided in {len(slots)} burst slot(s)"
+    )
 
-    statuses = Counter(o.status for o in outcomes)
-    assert statuses == {200: burst, 429: REQUESTS - burst}
+    assert {o.status for o in outcomes} <= {200, 429}
     refused = [o for o in outcomes if o.status == 429]
     assert all(o.code == "rate_limit_exceeded" for o in refused)
-    assert all(o.retry_after is not None for o in refused)
-    assert all(1 <= int(o.retry_after or 0) <= BURST_SLOT_SECONDS for o in refused)
+    assert all(1 <= (o.retry_after or 0) <= BURST_SLOT_SECONDS for o in refused)
+    first = min(slots)
+    assert len(slots[first]) >= burst
+    for results in slots.values():
+        statuses = Counter(o.status for o in results)
+        admitted = min(burst, len(results))
+        assert statuses == {200: admitted, 429: len(results) - admitted}
+    if len(slots) == 1:
+        assert Counter(o.status for o in outcomes) == {200: 20, 429: 130}

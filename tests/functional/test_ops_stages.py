@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ops.stages import CONFIG, main, stack_outputs, sync_config
+from ops.stages import CONFIG, main, stack_outputs, sync_config, websocket_endpoint
 
 QUEUE = "https://sqs.eu-west-1.amazonaws.com/210987654321/jupiter-prod-webhooks"
 
@@ -101,3 +101,44 @@ def test_unreadable_stack_fails_without_touching_the_config(
     assert status == 1
     assert "cannot read stack jupiter-prod" in capsys.readouterr().err
     assert config.read_text() == before
+
+
+def _deployed_record(directory: Path, stage: str, url: str) -> None:
+    directory.mkdir(exist_ok=True)
+    record = {
+        "schema_version": "2.0",
+        "backend": "api",
+        "resources": [
+            {"name": "api_handler", "resource_type": "lambda_function"},
+            {
+                "name": "websocket_api",
+                "resource_type": "websocket_api",
+                "websocket_api_url": url,
+                "websocket_api_id": "abc123",
+            },
+        ],
+    }
+    (directory / f"{stage}.json").write_text(json.dumps(record))
+
+
+def test_deployed_websocket_api_gives_its_stage_the_connections_endpoint(
+    config: Path, tmp_path: Path
+) -> None:
+    records = tmp_path / "deployed"
+    _deployed_record(
+        records, "prod", "wss://abc123.execute-api.eu-west-1.amazonaws.com/prod/"
+    )
+
+    changes = sync_config(config, records=records)
+
+    endpoint = "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
+    assert changes == [f"prod: JUPITER_WS_MANAGEMENT_ENDPOINT={endpoint}"]
+    assert _env(config, "prod")["JUPITER_WS_MANAGEMENT_ENDPOINT"] == endpoint
+    assert "JUPITER_WS_MANAGEMENT_ENDPOINT" not in _env(config, "dev")
+
+
+def test_stage_not_deployed_yet_gets_no_connections_endpoint(
+    config: Path, tmp_path: Path
+) -> None:
+    assert websocket_endpoint("prod", tmp_path / "deployed") == {}
+    assert sync_config(config, records=tmp_path / "deployed") == []
