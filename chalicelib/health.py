@@ -1,4 +1,8 @@
-"""``GET /api/health``: is the service up, and can it reach its store?"""
+"""``GET /api/health``: is the service up, and can it reach its store?
+
+A store that cannot be reached makes it a 503 ``store_unavailable`` problem
+with ``Retry-After``, like every other request that needs the store.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from chalice.app import Response
 from pydantic import BaseModel
 
 from chalicelib import __version__, aws
+from chalicelib.errors import StoreUnavailable
 from chalicelib.http.call import Call
 from chalicelib.services import services
 
@@ -19,24 +24,22 @@ logger = logging.getLogger(__name__)
 class Health(BaseModel):
     """The service's health."""
 
-    status: Literal["ok", "degraded"]
+    status: Literal["ok"]
     version: str
     stage: str
-    store: Literal["reachable", "unreachable"]
+    store: Literal["reachable"]
 
 
 def health(call: Call) -> Response:
     config = services().settings
-    reachable = _store_reachable(config.keys_table)
+    if not _store_reachable(config.keys_table):
+        raise StoreUnavailable("the store is unreachable")
     body = Health(
-        status="ok" if reachable else "degraded",
-        version=__version__,
-        stage=config.stage,
-        store="reachable" if reachable else "unreachable",
+        status="ok", version=__version__, stage=config.stage, store="reachable"
     )
     return Response(
         body=body.model_dump_json(),
-        status_code=200 if reachable else 503,
+        status_code=200,
         headers={"Content-Type": "application/json", "Cache-Control": "no-store"},
     )
 

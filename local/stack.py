@@ -4,7 +4,8 @@
    secret generated once into the state directory, tracing off, CORS for the
    docs origin.
 2. Start the serialized, journaled moto server (``local.moto_server``) as a
-   child process, unless ``AWS_ENDPOINT_URL`` names a store to use instead.
+   child process, unless ``AWS_ENDPOINT_URL`` names a store to use instead,
+   and restart it (replaying its journal) whenever it exits on its own.
 3. Create the resources of ``infrastructure/`` there (those missing) and point
    the service's table and queue settings at them.
 4. Make sure a bootstrap ADMIN key exists; create one if the state directory
@@ -14,7 +15,9 @@
 
 Settings: ``JUPITER_API_PORT`` (5012), ``JUPITER_MOTO_PORT`` (API port + 1),
 ``JUPITER_STATE_DIR`` (``.jupiter`` in the project), ``JUPITER_LOCAL_WORKERS``
-(8 Lambda threads), ``AWS_ENDPOINT_URL`` (use that store, no moto server).
+(8 Lambda threads), ``JUPITER_MOTO_RESTART_DELAY`` (seconds before the moto
+server is restarted after it died, 1), ``AWS_ENDPOINT_URL`` (use that store,
+no moto server).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -47,6 +51,12 @@ SECRET_FILE = "server-secret"  # noqa: S105 - a file name
 ADMIN_OWNER = "local-admin"
 STORE_START_TIMEOUT = 60.0
 STORE_STOP_TIMEOUT = 10.0
+# How often the supervisor looks at the moto server, and how long it waits
+# before a restart by default (doubled after each failed one, up to the
+# maximum), so a server that cannot start does not spin.
+SUPERVISE_INTERVAL = 0.25
+RESTART_DELAY = 1.0
+RESTART_DELAY_MAX = 8.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,7 @@ class StackConfig:
     state_dir: Path
     endpoint_url: str | None
     workers: int
+    restart_delay: float = RESTART_DELAY
 
     @classmethod
     def from_env(cls) -> StackConfig:
@@ -69,12 +80,15 @@ class StackConfig:
             state_dir=Path(state).resolve(),
             endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
             workers=int(os.environ.get("JUPITER_LOCAL_WORKERS") or 8),
+            restart_delay=float(
+                os.environ.get("JUPITER_MOTO_RESTART_DELAY") or RESTART_DELAY
+            ),
         )
 
 
-def log_event(event: str, **fields: Any) -> None:
+def log_event(event: str, level: int = logging.INFO, **fields: Any) -> None:
     """Log one JSON line about the stack itself."""
-    logger.info("%s", json.dumps({"event": event, **fields}, default=str))
+    logger.log(level, "%s", json.dumps({"event": event, **fields}, default=str))
 
 
 def write_private(path: Path, text: str) -> None:
@@ -130,15 +144,38 @@ def _dummy_credentials_if_none() -> None:
 
 
 class StoreProcess:
-    """The moto server child process, fed a pipe so it dies with this one."""
+    """The moto server child process, fed a pipe so it dies with this one.
+
+    A supervisor thread watches it: if it exits without being asked to (it
+    crashed, or someone killed it), the supervisor starts it again on the same
+    port, where it replays its journal before it serves, so the stack carries
+    on with the state it had. Until then every request finds the store
+    unreachable and is answered 503. The first restart waits the configured
+    ``restart_delay``; one that fails (the port is taken, say) is tried again
+    after twice as long, up to ``RESTART_DELAY_MAX``.
+    """
 
     def __init__(self, config: StackConfig) -> None:
         self.url = f"http://{HOST}:{config.moto_port}"
         self._config = config
         self._process: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     def start(self) -> None:
-        """Start the server and wait until it has replayed its journal."""
+        """Start the server, wait until it has replayed its journal, supervise it."""
+        self._spawn()
+        log_event("moto_server_started", pid=self.pid, endpoint=self.url)
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="moto-supervisor", daemon=True
+        )
+        self._supervisor.start()
+
+    def _spawn(self) -> None:
         command = [
             sys.executable,
             "-m",
@@ -154,12 +191,16 @@ class StoreProcess:
         self._process = subprocess.Popen(
             command, cwd=PROJECT_DIR, stdin=subprocess.PIPE, env=os.environ.copy()
         )
-        self._wait_until_serving()
+        try:
+            self._wait_until_serving()
+        except RuntimeError:
+            self._kill()
+            raise
 
     def _wait_until_serving(self) -> None:
         assert self._process is not None
         deadline = time.monotonic() + STORE_START_TIMEOUT
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self._stopping.is_set():
             if self._process.poll() is not None:
                 raise RuntimeError(
                     f"the moto server exited with status {self._process.returncode}"
@@ -172,8 +213,56 @@ class StoreProcess:
             f"the moto server did not start within {STORE_START_TIMEOUT}s"
         )
 
+    def _supervise(self) -> None:
+        """Restart the server each time it exits on its own, until stop()."""
+        while not self._stopping.wait(SUPERVISE_INTERVAL):
+            assert self._process is not None
+            status = self._process.poll()
+            if status is None:
+                continue
+            log_event(
+                "moto_server_exited", logging.WARNING, pid=self.pid, status=status
+            )
+            if self._process.stdin is not None:
+                self._process.stdin.close()
+            self._restart()
+
+    def _restart(self) -> None:
+        down_since = time.monotonic()
+        delay = self._config.restart_delay
+        longest = max(delay, RESTART_DELAY_MAX)
+        attempt = 0
+        while not self._stopping.wait(delay):
+            attempt += 1
+            try:
+                self._spawn()
+            except RuntimeError as exc:
+                if self._stopping.is_set():
+                    return
+                delay = min(delay * 2, longest)
+                log_event(
+                    "moto_server_restart_failed",
+                    logging.WARNING,
+                    attempt=attempt,
+                    error=str(exc),
+                    retry_in_seconds=delay,
+                )
+                continue
+            log_event(
+                "moto_server_restarted",
+                pid=self.pid,
+                endpoint=self.url,
+                attempt=attempt,
+                down_seconds=round(time.monotonic() - down_since, 2),
+            )
+            return
+
     def stop(self) -> None:
-        """Close its pipe (it then stops serving), wait, and kill if it hangs."""
+        """Stop supervising, close its pipe (it then stops serving), wait, and
+        kill it if it hangs."""
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join()
         if self._process is None or self._process.poll() is not None:
             return
         assert self._process.stdin is not None
@@ -181,8 +270,15 @@ class StoreProcess:
         try:
             self._process.wait(STORE_STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
+            self._kill()
+
+    def _kill(self) -> None:
+        assert self._process is not None
+        if self._process.poll() is None:
             self._process.kill()
-            self._process.wait()
+        self._process.wait()
+        if self._process.stdin is not None:
+            self._process.stdin.close()
 
 
 def _answers(url: str) -> bool:

@@ -36,8 +36,10 @@ def free_port() -> int:
 class LocalStack:
     """A ``python -m local.stack`` process that can be stopped and restarted."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, **settings: str) -> None:
         self.state_dir = state_dir
+        # Extra JUPITER_* settings for a private stack.
+        self.settings = settings
         self.api_port = free_port()
         self.moto_port = free_port()
         self.base_url = f"http://127.0.0.1:{self.api_port}"
@@ -60,6 +62,11 @@ class LocalStack:
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+    @property
+    def pid(self) -> int | None:
+        """The stack process's id while it runs."""
+        return self._process.pid if self._process is not None else None
 
     def start(self) -> None:
         self.starts += 1
@@ -112,6 +119,7 @@ class LocalStack:
             JUPITER_MOTO_PORT=str(self.moto_port),
             JUPITER_STATE_DIR=str(self.state_dir),
         )
+        env.update(self.settings)
         return env
 
     def _wait_until_healthy(self) -> None:

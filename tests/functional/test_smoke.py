@@ -1,14 +1,35 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import pytest
+from botocore.exceptions import EndpointConnectionError
 from chalice.test import Client
+
+from chalicelib import health
 
 
 def test_health_is_public(client: Client) -> None:
     response = client.http.get("/api/health")
     assert response.status_code == 200
     assert json.loads(response.body)["store"] == "reachable"
+
+
+class UnreachableStore:
+    def describe_table(self, **_: Any) -> Any:
+        raise EndpointConnectionError(endpoint_url="https://dynamodb.example")
+
+
+def test_health_is_503_with_retry_after_when_the_store_is_unreachable(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(health.aws, "dynamodb", UnreachableStore)
+    response = client.http.get("/api/health")
+    assert response.status_code == 503
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert json.loads(response.body)["code"] == "store_unavailable"
+    assert int(response.headers["Retry-After"]) >= 1
 
 
 def test_create_and_list(client: Client, admin_headers: dict[str, str]) -> None:

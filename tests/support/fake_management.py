@@ -32,10 +32,15 @@ class FakeManagementClient:
         self.received: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.closed: list[str] = []
         self.throttled: set[str] = set()
+        # Posts to these connections raise the error given (an endpoint that
+        # is down, a 500), whether or not the connection is open.
+        self.failing: dict[str, Exception] = {}
         self.calls: dict[str, int] = defaultdict(int)
 
     def post_to_connection(self, ConnectionId: str, Data: bytes) -> None:  # noqa: N803
         self.calls["post_to_connection"] += 1
+        if ConnectionId in self.failing:
+            raise self.failing[ConnectionId]
         self._require_open(ConnectionId, "PostToConnection")
         if ConnectionId in self.throttled:
             raise client_error("LimitExceededException", 429, "PostToConnection")

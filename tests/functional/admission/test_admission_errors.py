@@ -12,18 +12,24 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
-from botocore.exceptions import EndpointConnectionError
-from botocore.stub import Stubber
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 from chalice.app import Chalice
 from chalice.test import Client
 from pydantic import BaseModel
 
+from chalicelib import aws
 from chalicelib import services as services_module
 from chalicelib.admission.gateway import Gateway
 from chalicelib.admission.ip_guard import IpGuard
+from chalicelib.analytics import buckets, requests
 from chalicelib.clock import FixedClock
+from chalicelib.dynamo import from_item
 from chalicelib.http.call import Call
 from chalicelib.http.edge import Edge
 from chalicelib.http.registry import Registry, Route
@@ -397,44 +403,93 @@ def _failing_gateway(core: services_module.Services, client: Any) -> Gateway:
     return Gateway(client, config.keys_table, core.clock, guard)
 
 
-def test_throttled_store_is_503_with_retry_after_and_nothing_admitted(
-    http: Client, core: services_module.Services, reader: dict[str, str]
-) -> None:
-    client = boto3.client("dynamodb", region_name=core.settings.region)
-    stubber = Stubber(client)
-    for _ in range(3):
-        stubber.add_client_error(
-            "update_item",
-            "ProvisionedThroughputExceededException",
-            http_status_code=400,
-        )
-    failing = dataclasses.replace(core, gateway=_failing_gateway(core, client))
-    with stubber, services_module.override(failing):
-        refused = http.http.get("/api/usage", headers=reader)
-    problem(refused, 503, "store_unavailable")
-    assert int(refused.headers["Retry-After"]) >= 1
-    item = key_item(core, reader["X-API-Key-ID"])
-    assert (item["ht"], item["bc"], item["dc"], item["mb"], item["mr"]) == (
-        0,
-        0,
-        0,
-        0,
-        0,
+def _client_error(code: str, status: int) -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": "injected"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        "UpdateItem",
     )
 
 
-class Unreachable:
-    """A DynamoDB client whose endpoint cannot be reached."""
+# Throttling, the store's own 5xx answers, and a store that cannot be reached.
+STORE_FAULTS: dict[str, Exception] = {
+    "provisioned-throughput": _client_error(
+        "ProvisionedThroughputExceededException", 400
+    ),
+    "throttling": _client_error("ThrottlingException", 400),
+    "request-limit": _client_error("RequestLimitExceeded", 400),
+    "internal-server-error": _client_error("InternalServerError", 500),
+    "service-unavailable": _client_error("ServiceUnavailable", 503),
+    "endpoint-unreachable": EndpointConnectionError(
+        endpoint_url="https://dynamodb.example"
+    ),
+    "connect-timeout": ConnectTimeoutError(endpoint_url="https://dynamodb.example"),
+    "read-timeout": ReadTimeoutError(endpoint_url="https://dynamodb.example"),
+}
+
+
+class FailingStore:
+    """A DynamoDB client whose every call fails with one injected error."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.calls = 0
 
     def update_item(self, **_: Any) -> Any:
-        raise EndpointConnectionError(endpoint_url="https://dynamodb.example")
+        self.calls += 1
+        raise self.error
+
+    def get_item(self, **_: Any) -> Any:
+        self.calls += 1
+        raise self.error
 
 
-def test_unreachable_store_is_503_not_500(
-    http: Client, core: services_module.Services, reader: dict[str, str]
+def _request_counters(core: services_module.Services) -> dict[str, Any]:
+    start = buckets.BY_HOUR.start(core.clock.now())
+    response = aws.dynamodb().get_item(
+        TableName=core.settings.aggregates_table,
+        Key={"pk": {"S": buckets.key(requests.FAMILY, buckets.BY_HOUR, start)}},
+        ConsistentRead=True,
+    )
+    return from_item(response.get("Item", {}))
+
+
+def _event_count(core: services_module.Services) -> int:
+    scanned = aws.dynamodb().scan(TableName=core.settings.events_table, Select="COUNT")
+    return int(scanned["Count"])
+
+
+@pytest.mark.parametrize("fault", list(STORE_FAULTS))
+def test_throttled_store_is_503_with_retry_after_and_nothing_admitted(
+    http: Client, core: services_module.Services, reader: dict[str, str], fault: str
 ) -> None:
-    failing = dataclasses.replace(core, gateway=_failing_gateway(core, Unreachable()))
+    key_id = reader["X-API-Key-ID"]
+    before = key_item(core, key_id)
+    events_before = _event_count(core)
+    store = FailingStore(STORE_FAULTS[fault])
+    failing = dataclasses.replace(core, gateway=_failing_gateway(core, store))
     with services_module.override(failing):
         refused = http.http.get("/api/usage", headers=reader)
-    problem(refused, 503, "store_unavailable")
-    assert "Retry-After" in refused.headers
+
+    document = problem(refused, 503, "store_unavailable")
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert "RateLimit" not in refused.headers
+    assert store.calls >= 1
+    assert "injected" not in json.dumps(document)
+    # Nothing admitted and nothing half-written: the key item (windows, byte
+    # count, last use) is as it was, no event was raised, and the key is not
+    # counted; the refusal itself shows in the hour's 5xx count.
+    assert key_item(core, key_id) == before
+    assert _event_count(core) == events_before
+    counters = _request_counters(core)
+    assert f"k:{key_id}" not in counters
+    assert counters.get("s:5xx") == 1
+    assert "s:2xx" not in counters
+
+    # Once the store answers again the same request is admitted, counted once.
+    assert http.http.get("/api/usage", headers=reader).status_code == 200
+    after = key_item(core, key_id)
+    assert (after["ht"], after["bc"], after["dc"]) == (1, 1, 1)
+    assert _request_counters(core)[f"k:{key_id}"] == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
 
 from chalicelib.events.outbox import DomainEvent
 from chalicelib.policy import Scope, Tier
@@ -15,6 +16,7 @@ from chalicelib.realtime.service import Endpoints
 from chalicelib.realtime.sink import RealtimeSink
 from tests.functional.conftest import make_key
 from tests.functional.realtime.conftest import Harness, StaticThreats
+from tests.support.fake_management import client_error
 
 THREAT = {"type": "malware", "severity": "high", "target": "payments-db-01"}
 SESSION = {"user_id": "user_1", "environment": "training"}
@@ -136,6 +138,53 @@ def test_throttled_post_is_counted_as_failed_and_the_connection_kept(
     assert (report.delivered, report.failed, report.gone) == (1, 1, [])
     assert ws.realtime.store.get(throttled) is not None
     assert len(ws.management.take(ok)) == 1
+
+
+MANAGEMENT_FAULTS = {
+    "endpoint-unreachable": EndpointConnectionError(
+        endpoint_url="https://abc123.execute-api.us-east-1.amazonaws.com"
+    ),
+    "connect-timeout": ConnectTimeoutError(
+        endpoint_url="https://abc123.execute-api.us-east-1.amazonaws.com"
+    ),
+    "internal-server-error": client_error(
+        "InternalServerErrorException", 500, "PostToConnection"
+    ),
+}
+
+
+def test_management_api_down_mid_fan_out_keeps_the_others_served_and_the_frame(
+    ws: Harness, writer: dict[str, str]
+) -> None:
+    headers = make_key(ws.svc, [Scope.READ_THREATS], Tier.BASIC)
+    healthy = [ws.session(headers, ["threats"]) for _ in range(2)]
+    unlucky = {ws.session(headers, ["threats"]): e for e in MANAGEMENT_FAULTS.values()}
+    ws.management.failing.update(unlucky)
+
+    threat = report_threat(ws, writer)  # through the outbox; nothing raises
+
+    for connection in healthy:
+        (update,) = ws.management.take(connection)
+        assert (update["seq"], update["threat"]) == (1, threat)
+    for connection in unlucky:
+        assert ws.management.take(connection) == []
+        # Kept: a failed post is not a gone client.
+        assert ws.realtime.store.get(connection) is not None
+    subscribers = [c for p in ws.realtime.store.subscribers("threats") for c in p]
+    assert sorted(subscribers) == sorted([*healthy, *unlucky])
+    assert ws.svc.dispatcher.dispatch_pending().delivered == 0
+    assert ws.management.take(healthy[0]) == []
+
+    # The API is back: each connection that missed the frame resumes it.
+    ws.management.failing.clear()
+    for connection in unlucky:
+        answer = ws.ask(
+            connection,
+            {"type": "subscribe", "channels": ["threats"], "since": {"threats": 0}},
+        )
+        (replayed,) = of_type(answer, "threat_update")
+        assert (replayed["seq"], replayed["threat"]) == (1, threat)
+        assert answer[-1]["complete"] is True
 
 
 def test_redelivered_event_keeps_its_seq_and_is_not_posted_twice(

@@ -52,6 +52,7 @@ def install(
     schedule: Schedule = FAST,
     clock: Clock | None = None,
     resolver: Resolver = system_resolver,
+    sqs: Any = None,
     **settings: str,
 ) -> Webhooks:
     """Rebuild the webhook roles of ``svc`` with test collaborators."""
@@ -60,7 +61,7 @@ def install(
     built = Webhooks.from_settings(
         config,
         aws.dynamodb(),
-        aws.sqs(),
+        sqs or aws.sqs(),
         clock or SystemClock(),
         resolver=resolver,
         schedule=schedule,

@@ -28,16 +28,20 @@ class Receiver:
     """Answers webhook POSTs with scripted statuses and records each one.
 
     ``answers`` are used in order, then ``default``. A ``verifier`` turns a
-    2xx answer into 401 when the signature does not verify.
+    2xx answer into 401 when the signature does not verify. The first
+    ``hang`` requests are read and never answered (recorded with
+    ``answered`` 0), as by a receiver that accepts and then stalls.
     """
 
     answers: list[int] = field(default_factory=list)
     default: int = 204
     verifier: Verifier | None = None
     location: str | None = None
+    hang: int = 0
     received: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _released: threading.Event = field(default_factory=threading.Event)
 
     @property
     def url(self) -> str:
@@ -53,6 +57,10 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                if receiver.stalls():
+                    receiver.record(Received(self.path, headers, body, time.time(), 0))
+                    receiver._released.wait()
+                    return
                 status = receiver.answer(body, headers)
                 receiver.record(Received(self.path, headers, body, time.time(), status))
                 self.send_response(status)
@@ -71,6 +79,14 @@ class Receiver:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
+    def stalls(self) -> bool:
+        """Tell whether this request is one the receiver never answers."""
+        with self._lock:
+            if self.hang <= 0:
+                return False
+            self.hang -= 1
+            return True
+
     def answer(self, body: bytes, headers: dict[str, str]) -> int:
         with self._lock:
             status = self.answers.pop(0) if self.answers else self.default
@@ -83,6 +99,7 @@ class Receiver:
             self.received.append(received)
 
     def stop(self) -> None:
+        self._released.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
