@@ -70,7 +70,7 @@ MIX = {
     "health": 3,
     "usage": 2,
 }
-# The probe runs each operation equally often.
+# The probe runs each operation in turn.
 PROBE_MIX = dict.fromkeys(MIX, 1)
 SCOPES = [
     "READ_THREATS",
@@ -124,7 +124,9 @@ def run(settings: Settings | None = None) -> Report:
     with bare_server() as base_url:
         baseline = {
             "load": generate(base_url, [{}], settings.clients, settings.seconds, MIX),
-            "probe": generate(base_url, [{}], 1, settings.probe_seconds, PROBE_MIX),
+            "probe": generate(
+                base_url, [{}], 1, settings.probe_seconds, PROBE_MIX, in_turn=True
+            ),
         }
     figures = _figures(settings, service, baseline)
     report = Report(
@@ -156,7 +158,13 @@ def _service_run(stack: LiveStack, settings: Settings) -> dict[str, Any]:
         )
         websocket = audience.wait_for(load["created_threat_ids"], DRAIN_SECONDS)
     probe = generate(
-        stack.base_url, headers, 1, settings.probe_seconds, PROBE_MIX, seeded
+        stack.base_url,
+        headers,
+        1,
+        settings.probe_seconds,
+        PROBE_MIX,
+        seeded,
+        in_turn=True,
     )
     exactness = measure_exactness(stack, settings.burst_requests)
     return {
@@ -213,10 +221,16 @@ def generate(
     seconds: float,
     mix: dict[str, int],
     threat_ids: list[str] | None = None,
+    in_turn: bool = False,
 ) -> dict[str, Any]:
-    """Run the load clients' process against ``base_url``; return its result."""
+    """Run the load clients' process against ``base_url``; return its result.
+
+    Operations are drawn from ``mix`` at random, or with ``in_turn`` each
+    client runs them one after another.
+    """
     config = {
         "mode": "load",
+        "in_turn": in_turn,
         "base_url": base_url,
         "keys": headers,
         "clients": clients,
@@ -309,6 +323,7 @@ class Subscribers:
         self._send(json.dumps(credentials))
         line = self._read()
         if line != "ready":
+            self.close()
             raise RuntimeError(f"the subscribers said {line!r}, not 'ready'")
 
     def wait_for(self, threat_ids: list[str], seconds: float) -> dict[str, Any]:
@@ -325,6 +340,8 @@ class Subscribers:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
 
     def _send(self, line: str) -> None:
         assert self._process.stdin is not None

@@ -12,8 +12,10 @@ Two modes:
   when the last one is answered) for ``seconds``, each request picked from
   ``mix`` (operation name to weight) with a seeded random generator. Every
   latency is measured here, from sending the request to reading the whole
-  body. The result has each operation's statuses and latency percentiles,
-  the throughput, transport errors and the ids of the threats created.
+  body (with ``"in_turn": true``, each client runs the operations of the
+  mix one after another instead, each at least once). The result has each
+  operation's statuses and latency percentiles, the throughput, transport
+  errors and the ids of the threats created.
 - ``"burst"``: ``requests`` concurrent ``GET /api/usage`` with one key, sent
   together just after a 10-second burst slot starts, over connections opened
   beforehand; the result lists each answer's status and the burst slot that
@@ -243,9 +245,16 @@ async def load(config: dict[str, Any]) -> dict[str, Any]:
         ]
         deadline = time.perf_counter() + float(config["seconds"])
 
+        in_turn = bool(config.get("in_turn"))
+
         async def loop(client: Client) -> None:
-            while time.perf_counter() < deadline:
-                name = client.rng.choices(names, weights)[0]
+            turn = 0
+            # In turn, every operation runs at least once, however slow.
+            while time.perf_counter() < deadline or (in_turn and turn < len(names)):
+                if in_turn:
+                    name, turn = names[turn % len(names)], turn + 1
+                else:
+                    name = client.rng.choices(names, weights)[0]
                 await OPERATIONS[name](client)
 
         await asyncio.gather(*(loop(c) for c in clients))

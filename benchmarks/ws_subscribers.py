@@ -51,22 +51,30 @@ class Subscriber:
         await self._expect("subscribed")
 
     async def _expect(self, kind: str) -> None:
-        frame = await self.socket.receive_json(timeout=ANSWER_TIMEOUT)
-        if frame.get("type") != kind:
-            raise RuntimeError(f"expected {kind}, got {frame}")
+        # A broadcast can overtake the answer (the subscription is recorded
+        # before the reply is posted): note it and read on.
+        while True:
+            frame = await self.socket.receive_json(timeout=ANSWER_TIMEOUT)
+            self._note(frame)
+            if frame.get("type") == kind:
+                return
+            if frame.get("type") == "error":
+                raise RuntimeError(f"expected {kind}, got {frame}")
 
     async def listen(self) -> None:
         async for message in self.socket:
             if message.type != aiohttp.WSMsgType.TEXT:
                 break
-            frame = json.loads(message.data)
-            kind = str(frame.get("type"))
-            self.frames[kind] += 1
-            if kind == "threat_update":
-                self.threats.add(frame["threat"]["threat_id"])
-            elif kind == "error":
-                self.errors[str(frame.get("code"))] += 1
+            self._note(json.loads(message.data))
         self.closed = True
+
+    def _note(self, frame: dict[str, Any]) -> None:
+        kind = str(frame.get("type"))
+        self.frames[kind] += 1
+        if kind == "threat_update":
+            self.threats.add(frame["threat"]["threat_id"])
+        elif kind == "error":
+            self.errors[str(frame.get("code"))] += 1
 
 
 async def open_all(
