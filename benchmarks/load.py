@@ -40,6 +40,7 @@ import random
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -53,6 +54,7 @@ from benchmarks.live import (
     LiveStack,
     free_port,
     local_stack,
+    process_cpu,
     stop,
     wait_until_healthy,
 )
@@ -153,10 +155,15 @@ def _service_run(stack: LiveStack, settings: Settings) -> dict[str, Any]:
     headers = [key_headers(k) for k in keys]
     seeded = seed_threats(stack.base_url, headers[0], SEED_THREATS)
     with subscribers(stack.port, settings.subscribers, keys) as audience:
+        before, started = process_cpu(stack.pid), time.perf_counter()
         load = generate(
             stack.base_url, headers, settings.clients, settings.seconds, MIX, seeded
         )
         websocket = audience.wait_for(load["created_threat_ids"], DRAIN_SECONDS)
+        used = _cpu_since(before, process_cpu(stack.pid))
+        used["benchmarks.load_clients"] = load["cpu_seconds"]
+        used["benchmarks.ws_subscribers"] = websocket["cpu_seconds"]
+        cpu = {"wall_s": round(time.perf_counter() - started, 2), "by_process": used}
     probe = generate(
         stack.base_url,
         headers,
@@ -169,11 +176,16 @@ def _service_run(stack: LiveStack, settings: Settings) -> dict[str, Any]:
     exactness = measure_exactness(stack, settings.burst_requests)
     return {
         "keys": count,
+        "cpu": cpu,
         "load": load,
         "probe": probe,
         "websocket": websocket,
         "exactness": exactness,
     }
+
+
+def _cpu_since(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: round(after[name] - before.get(name, 0.0), 2) for name in after}
 
 
 def create_key(stack: LiveStack, tier: Tier, scopes: list[str] | None = None) -> Any:
@@ -478,6 +490,7 @@ def _rows(figures: dict[str, Any]) -> list[tuple[str, ...]]:
             )
         )
     rows.append(_errors_row(load, bare, figures))
+    rows.append(_cpu_row(service["cpu"], bare))
     rows += _operation_rows(load, bare, "")
     rows += _operation_rows(service["probe"], baseline["probe"], "one client, ")
     rows += _websocket_rows(service["websocket"], figures["threats_created"])
@@ -500,6 +513,20 @@ def _errors_row(
         f"{figures['keys']['count']} {figures['keys']['tier']} keys; busiest key "
         f"sent {load['busiest_key_slot']} in a 10 s slot "
         f"(burst limit {figures['limits']['burst']:,})",
+    )
+
+
+def _cpu_row(cpu: dict[str, Any], bare: dict[str, Any]) -> tuple[str, ...]:
+    by_process = ", ".join(
+        f"{name.rsplit('.', 1)[-1]} {seconds:.0f}"
+        for name, seconds in sorted(cpu["by_process"].items(), key=lambda i: -i[1])
+    )
+    return (
+        "CPU seconds, by process",
+        by_process,
+        f"load_clients {bare['cpu_seconds']:.0f}",
+        f"during the load and the frames' delivery ({cpu['wall_s']:.0f} s wall); "
+        "2 cores give 2 CPU seconds per second",
     )
 
 

@@ -117,6 +117,8 @@ async def wait_for(
         "frames": dict(frames),
         "error_codes": dict(errors),
         "closed": sum(s.closed for s in subscribers),
+        # Since the process started, connecting included.
+        "cpu_seconds": round(time.process_time(), 2),
     }
 
 

@@ -147,6 +147,20 @@ def test_the_load_run_compares_with_the_bare_app_on_the_same_server(
 
 
 @pytest.mark.xdist_group("stack")
+def test_the_load_run_says_which_process_used_the_cpu(load_report: Report) -> None:
+    cpu = load_report.figures["service"]["cpu"]
+
+    assert cpu["wall_s"] >= TINY.seconds
+    assert {
+        "local.stack",
+        "local.moto_server",
+        "benchmarks.load_clients",
+        "benchmarks.ws_subscribers",
+    } <= set(cpu["by_process"])
+    assert all(seconds >= 0 for seconds in cpu["by_process"].values())
+
+
+@pytest.mark.xdist_group("stack")
 def test_every_subscriber_hears_of_every_threat_the_load_run_created(
     load_report: Report,
 ) -> None:
