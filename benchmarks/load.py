@@ -28,7 +28,7 @@ if the limiter admitted more or fewer than its burst.
 
 Settings, from the environment (defaults are the full run): ``JUPITER_LOAD_
 SECONDS`` (60), ``JUPITER_LOAD_CLIENTS`` (50), ``JUPITER_LOAD_SUBSCRIBERS``
-(100), ``JUPITER_LOAD_PROBE_SECONDS`` (10), ``JUPITER_LOAD_BURST_REQUESTS`` (150).
+(100), ``JUPITER_LOAD_PROBE_SECONDS`` (20), ``JUPITER_LOAD_BURST_REQUESTS`` (150).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ class Settings:
     seconds: float = 60.0
     clients: int = 50
     subscribers: int = 100
-    probe_seconds: float = 10.0
+    probe_seconds: float = 20.0
     burst_requests: int = 150
 
     @classmethod
@@ -154,17 +154,8 @@ def _service_run(stack: LiveStack, settings: Settings) -> dict[str, Any]:
     keys = [create_key(stack, KEY_TIER) for _ in range(count)]
     headers = [key_headers(k) for k in keys]
     seeded = seed_threats(stack.base_url, headers[0], SEED_THREATS)
-    with subscribers(stack.port, settings.subscribers, keys) as audience:
-        before, started = process_cpu(stack.pid), time.perf_counter()
-        load = generate(
-            stack.base_url, headers, settings.clients, settings.seconds, MIX, seeded
-        )
-        websocket = audience.wait_for(load["created_threat_ids"], DRAIN_SECONDS)
-        used = _cpu_since(before, process_cpu(stack.pid))
-        used["benchmarks.load_clients"] = load["cpu_seconds"]
-        used["benchmarks.ws_subscribers"] = websocket["cpu_seconds"]
-        cpu = {"wall_s": round(time.perf_counter() - started, 2), "by_process": used}
-    probe = generate(
+    figures = _loaded(stack, settings, keys, seeded)
+    figures["probe"] = generate(
         stack.base_url,
         headers,
         1,
@@ -173,15 +164,26 @@ def _service_run(stack: LiveStack, settings: Settings) -> dict[str, Any]:
         seeded,
         in_turn=True,
     )
-    exactness = measure_exactness(stack, settings.burst_requests)
-    return {
-        "keys": count,
-        "cpu": cpu,
-        "load": load,
-        "probe": probe,
-        "websocket": websocket,
-        "exactness": exactness,
-    }
+    figures["exactness"] = measure_exactness(stack, settings.burst_requests)
+    return {"keys": count, **figures}
+
+
+def _loaded(
+    stack: LiveStack, settings: Settings, keys: list[dict[str, str]], seeded: list[str]
+) -> dict[str, Any]:
+    """The load itself, with its subscribers and the CPU each process used."""
+    headers = [key_headers(k) for k in keys]
+    with subscribers(stack.port, settings.subscribers, keys) as audience:
+        before, started = process_cpu(stack.pid), time.perf_counter()
+        load = generate(
+            stack.base_url, headers, settings.clients, settings.seconds, MIX, seeded
+        )
+        websocket = audience.wait_for(load["created_threat_ids"], DRAIN_SECONDS)
+        used = _cpu_since(before, process_cpu(stack.pid))
+    used["benchmarks.load_clients"] = load["cpu_seconds"]
+    used["benchmarks.ws_subscribers"] = websocket["cpu_seconds"]
+    cpu = {"wall_s": round(time.perf_counter() - started, 2), "by_process": used}
+    return {"load": load, "websocket": websocket, "cpu": cpu}
 
 
 def _cpu_since(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:

@@ -66,7 +66,8 @@ def _against(limit_ms: float, label: str) -> Callable[[dict[str, Any]], str]:
 
 def _latency(label: str) -> Callable[[dict[str, Any]], str]:
     def show(service: dict[str, Any]) -> str:
-        alone = service["probe"]["operations"][label]["latency_ms"]
+        probe = service["probe"]["operations"][label]
+        alone = probe["latency_ms"]
         # The probe runs every operation; a short load run may miss a rare one.
         loaded = service["load"]["operations"].get(label)
         under = (
@@ -74,7 +75,10 @@ def _latency(label: str) -> Callable[[dict[str, Any]], str]:
             if loaded
             else "none under load"
         )
-        return f"mean {alone['mean']:.1f} ms with one client; {under}"
+        return (
+            f"mean {alone['mean']:.1f} ms, p50 {alone['p50']:.1f} ms with one "
+            f"client (n={probe['requests']}); {under}"
+        )
 
     return show
 
