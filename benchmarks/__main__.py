@@ -3,6 +3,8 @@
 Each entry of :data:`BENCHMARKS` returns a :class:`~benchmarks.report.Report`:
 one printed table, and its figures written to ``dist/bench/<name>.json``.
 Names on the command line (a module's name, e.g. ``admission``) pick a subset.
+The run ends with one summary table (:mod:`benchmarks.summary`) built from
+every report in ``dist/bench/``, this run's and earlier ones'.
 A benchmark that fails is reported and the others still run; the exit status
 is then 1.
 """
@@ -15,12 +17,12 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 
-from benchmarks import admission, fanout, webhooks
-from benchmarks.report import Report, machine, render, write
+from benchmarks import admission, fanout, load, summary, webhooks
+from benchmarks.report import OUTPUT, Report, machine, render, write
 
 Benchmark = Callable[[], Report]
 
-BENCHMARKS: list[Benchmark] = [admission.run, fanout.run, webhooks.run]
+BENCHMARKS: list[Benchmark] = [admission.run, fanout.run, webhooks.run, load.run]
 
 
 def _name(benchmark: Benchmark) -> str:
@@ -41,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     about = machine()
     print(f"{about['date']} · {about['cpus']} CPUs · {about['cpu_model']}")
     failed = [name for name in names if not _run(name, known[name])]
+    print(f"\n{summary.publish(OUTPUT)}")
     if failed:
         print(f"\nFAILED: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0

@@ -24,34 +24,26 @@ event on the service's client: they are a handful whatever the audience
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from benchmarks.harness import CallRecorder
+from benchmarks.live import PROJECT_DIR, LiveStack, local_stack
 from benchmarks.report import Report
-from local.demo import MARKER as DEMO_MARKER
 
 CONNECTIONS = 1_000
 ROUNDS = 3
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-START_TIMEOUT = 180.0
 
 
 def run(connections: int = CONNECTIONS, rounds: int = ROUNDS) -> Report:
     """Broadcast to ``connections`` clients, ``rounds`` times each way."""
-    with _stack() as stack, _clients(stack["port"], connections) as clients:
+    with _stack() as stack, _clients(stack.port, connections) as clients:
         from chalicelib import aws
         from chalicelib.clock import FixedClock
         from chalicelib.realtime.connections import Connection, ConnectionStore
@@ -225,89 +217,10 @@ def _clients(port: int, count: int) -> Iterator[Clients]:
         clients.close()
 
 
-@contextmanager
-def _stack() -> Iterator[dict[str, Any]]:
-    """Run the local stack in a child process; point this process at its store."""
-    saved = dict(os.environ)
-    with tempfile.TemporaryDirectory(prefix="jupiter-bench-") as state:
-        port, moto_port = _free_port(), _free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("JUPITER_")}
-        env.pop("AWS_ENDPOINT_URL", None)
-        env.update(
-            JUPITER_API_PORT=str(port),
-            JUPITER_MOTO_PORT=str(moto_port),
-            JUPITER_STATE_DIR=state,
-            # The clients never authenticate: keep the sweep off them.
-            JUPITER_WS_AUTH_DEADLINE_SECONDS="60",
-            JUPITER_LOCAL_SCHEDULE_WS_SWEEP="3600",
-            JUPITER_LOCAL_SCHEDULE_SYSTEM_STATUS="3600",
-        )
-        # No demo feed: it would only slow the start.
-        (Path(state) / DEMO_MARKER).write_text("0\n")
-        log = Path(state) / "stack.log"
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "local.stack"],
-                cwd=PROJECT_DIR,
-                env=env,
-                stdout=output,
-                stderr=output,
-            )
-            try:
-                _wait_until_healthy(port, process, log)
-                _use_store(state, port, moto_port)
-                yield {"port": port}
-            finally:
-                _stop(process)
-                from chalicelib import services as services_module
-
-                services_module.reset()
-                os.environ.clear()
-                os.environ.update(saved)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    # A throwaway stack: a graceful stop is tried, then it is killed.
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def _use_store(state: str, port: int, moto_port: int) -> None:
-    from infrastructure.provision import environment, provision
-
-    store = f"http://127.0.0.1:{moto_port}"
-    os.environ.update(
-        AWS_ENDPOINT_URL=store,
-        AWS_ACCESS_KEY_ID="local",
-        AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 - moto's dummy
-        AWS_DEFAULT_REGION="us-east-1",
-        JUPITER_STAGE="local",
-        JUPITER_TRACING="false",
-        JUPITER_SERVER_SECRET=(Path(state) / "server-secret").read_text().strip(),
-        JUPITER_WS_MANAGEMENT_ENDPOINT=f"http://127.0.0.1:{port}/ws",
-        **environment(provision("local", "us-east-1", store)),
+def _stack() -> AbstractContextManager[LiveStack]:
+    # The clients never authenticate: keep the sweep off them.
+    return local_stack(
+        JUPITER_WS_AUTH_DEADLINE_SECONDS="60",
+        JUPITER_LOCAL_SCHEDULE_WS_SWEEP="3600",
+        JUPITER_LOCAL_SCHEDULE_SYSTEM_STATUS="3600",
     )
-
-
-def _wait_until_healthy(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the local stack exited:\n{log.read_text()[-2000:]}")
-        try:
-            url = f"http://127.0.0.1:{port}/api/health"
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the local stack is not healthy:\n{log.read_text()[-3000:]}")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

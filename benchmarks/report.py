@@ -59,6 +59,8 @@ def machine() -> dict[str, Any]:
         "cpu_model": _cpu_model(),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        # On a shared machine the figures depend on what else was running.
+        "load_average": [round(n, 2) for n in os.getloadavg()],
         "versions": {p: _version(p) for p in ("chalice", "boto3", "moto")},
     }
 
