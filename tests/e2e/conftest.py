@@ -21,10 +21,14 @@ from typing import Any
 import pytest
 import requests
 
+from chalicelib.aws_actions import RECORD_VARIABLE
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 PROBLEM_TYPE = "application/problem+json"
+# Where, under the suite's recording directory, the stack records its calls.
+STACK_RECORDING = "local-stack"
 
 
 def free_port() -> int:
@@ -112,6 +116,11 @@ class LocalStack:
             JUPITER_MOTO_PORT=str(self.moto_port),
             JUPITER_STATE_DIR=str(self.state_dir),
         )
+        recording = os.environ.get(RECORD_VARIABLE)
+        if recording:
+            # The stack's calls count toward the IAM policy check too; its own
+            # subdirectory proves the check saw them (tests/policy).
+            env[RECORD_VARIABLE] = str(Path(recording) / STACK_RECORDING)
         return env
 
     def _wait_until_healthy(self) -> None:
