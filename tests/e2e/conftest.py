@@ -22,13 +22,12 @@ import pytest
 import requests
 
 from chalicelib.aws_actions import RECORD_VARIABLE
+from tests.support.policy import STACK_RECORDING
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 PROBLEM_TYPE = "application/problem+json"
-# Where, under the suite's recording directory, the stack records its calls.
-STACK_RECORDING = "local-stack"
 
 
 def free_port() -> int:
