@@ -26,13 +26,21 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Where the suite records the AWS calls the service code makes, for the IAM
+# policy check that follows it (tests/policy); .ci/run gives that check's
+# pytest its own JUnit report through POLICY_PYTEST_ARGS.
+AWS_ACTIONS := $(CURDIR)/dist/aws-actions
+POLICY_PYTEST_ARGS ?=
+
 # Every check, cheapest first, in this order even under `make -j`.
 test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint infrastructure/template.yaml
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	rm -rf $(AWS_ACTIONS)
+	JUPITER_RECORD_AWS_ACTIONS=$(AWS_ACTIONS) $(BIN)/python -m pytest -n 2 --dist loadgroup
+	JUPITER_RECORD_AWS_ACTIONS=$(AWS_ACTIONS) $(BIN)/python -m pytest -q tests/policy $(POLICY_PYTEST_ARGS)
 
 unit functional e2e: $(STAMP)
 	$(BIN)/python -m pytest -q tests/$@

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from chalicelib.aws_actions import watch
 from chalicelib.config import settings
 
 if TYPE_CHECKING:
@@ -33,8 +34,13 @@ _CLIENT_CONFIG = Config(
 @lru_cache(maxsize=8)
 def _client(service: str, region: str, endpoint_url: str | None) -> Any:
     factory: Any = boto3.session.Session().client
-    return factory(
-        service, region_name=region, endpoint_url=endpoint_url, config=_CLIENT_CONFIG
+    return watch(
+        factory(
+            service,
+            region_name=region,
+            endpoint_url=endpoint_url,
+            config=_CLIENT_CONFIG,
+        )
     )
 
 
@@ -65,11 +71,13 @@ _MANAGEMENT_CONFIG = Config(
 @lru_cache(maxsize=8)
 def _management(region: str, endpoint_url: str) -> Any:
     factory: Any = boto3.session.Session().client
-    return factory(
-        "apigatewaymanagementapi",
-        region_name=region,
-        endpoint_url=endpoint_url,
-        config=_MANAGEMENT_CONFIG,
+    return watch(
+        factory(
+            "apigatewaymanagementapi",
+            region_name=region,
+            endpoint_url=endpoint_url,
+            config=_MANAGEMENT_CONFIG,
+        )
     )
 
 

@@ -20,6 +20,7 @@ from pydantic import (
     field_validator,
 )
 
+from chalicelib.aws_actions import watch
 from chalicelib.errors import ConfigurationError
 
 Stage = Literal["local", "dev", "prod"]
@@ -161,8 +162,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
 
 def read_parameter(name: str, raw: dict[str, str]) -> str:
     """Read a SecureString from SSM Parameter Store; name the variable on failure."""
-    client: Any = boto3.session.Session().client(
-        "ssm", region_name=raw.get("region"), endpoint_url=raw.get("aws_endpoint_url")
+    client: Any = watch(
+        boto3.session.Session().client(
+            "ssm",
+            region_name=raw.get("region"),
+            endpoint_url=raw.get("aws_endpoint_url"),
+        )
     )
     try:
         response = client.get_parameter(Name=name, WithDecryption=True)

@@ -21,6 +21,9 @@ from typing import Any
 import pytest
 import requests
 
+from chalicelib.aws_actions import RECORD_VARIABLE
+from tests.support.policy import STACK_RECORDING
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
@@ -120,6 +123,11 @@ class LocalStack:
             JUPITER_STATE_DIR=str(self.state_dir),
         )
         env.update(self.settings)
+        recording = os.environ.get(RECORD_VARIABLE)
+        if recording:
+            # The stack's calls count toward the IAM policy check too; its own
+            # subdirectory proves the check saw them (tests/policy).
+            env[RECORD_VARIABLE] = str(Path(recording) / STACK_RECORDING)
         return env
 
     def _wait_until_healthy(self) -> None:

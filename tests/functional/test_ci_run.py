@@ -69,3 +69,23 @@ def test_make_passing_without_running_pytest_still_fails(project: Path) -> None:
 
     assert result.returncode == 5
     assert "no tests ran" in result.stderr
+
+
+def test_the_policy_checks_own_report_is_counted_with_the_suites(
+    project: Path,
+) -> None:
+    (project / "tests" / "test_one.py").write_text("def test_one():\n    pass\n")
+    (project / "policy").mkdir()
+    (project / "policy" / "test_two.py").write_text("def test_two():\n    pass\n")
+    (project / "policy" / "test_three.py").write_text("def test_3():\n    pass\n")
+    suite = f"{sys.executable} -m pytest -q -p no:cacheprovider tests"
+    policy = f"{sys.executable} -m pytest -q -p no:cacheprovider policy"
+    (project / "Makefile").write_text(
+        f"test:\n\t{suite}\n\t{policy} $(POLICY_PYTEST_ARGS)\n"
+    )
+
+    result = _ci(project)
+
+    assert result.returncode == 0, result.stderr
+    assert "passed, 3 tests ran" in result.stdout
+    assert (project / "dist" / "ci" / "junit-policy.xml").exists()

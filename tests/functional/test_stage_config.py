@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from fnmatch import fnmatchcase
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import boto3
 import cfnlint
@@ -16,69 +14,24 @@ from chalicelib.config import load_settings
 from chalicelib.errors import ConfigurationError
 from infrastructure.provision import Resolver, load_template
 from ops.stages import STAGES, stage_tables
-
-ROOT = Path(__file__).resolve().parents[2]
-CHALICE = ROOT / ".chalice"
-DEPLOYED = ("dev", "prod")
-
-# The IAM actions behind the AWS calls the service makes today, read from
-# chalicelib. TransactWriteItems has no IAM action of its own: each of its
-# items is authorized as the Put or Update it contains. The stream and queue
-# reads are made by Lambda's event source mappings on the role's behalf.
-ITEM_ACTIONS = {
-    "dynamodb:BatchGetItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:Query",
-    "dynamodb:UpdateItem",
-}
-STREAM_ACTIONS = {
-    "dynamodb:DescribeStream",
-    "dynamodb:GetRecords",
-    "dynamodb:GetShardIterator",
-}
-ACTIONS_IN_USE = {
-    *ITEM_ACTIONS,
-    *STREAM_ACTIONS,
-    "dynamodb:DescribeTable",
-    "dynamodb:ListStreams",
-    "sqs:SendMessage",
-    "sqs:ReceiveMessage",
-    "sqs:DeleteMessage",
-    "sqs:GetQueueAttributes",
-    "ssm:GetParameter",
-    "logs:CreateLogGroup",
-    "logs:CreateLogStream",
-    "logs:PutLogEvents",
-    "xray:PutTraceSegments",
-    "xray:PutTelemetryRecords",
-    "execute-api:ManageConnections",
-}
-ACCOUNT = "us-east-1:123456789012"
+from tests.support.policy import (
+    ACCOUNT,
+    DEPLOYED,
+    allows,
+    chalice_config,
+    policy,
+    stage_config,
+)
 
 
-def _config() -> dict[str, Any]:
-    return dict(json.loads((CHALICE / "config.json").read_text()))
-
-
-def _stage(stage: str) -> dict[str, Any]:
-    return dict(_config()["stages"][stage])
-
-
-def _policy(stage: str) -> list[dict[str, Any]]:
-    path = CHALICE / _stage(stage)["iam_policy_file"]
-    return list(json.loads(path.read_text())["Statement"])
-
-
-def _allows(stage: str, action: str, resource: str) -> bool:
-    return any(
-        statement["Effect"] == "Allow"
-        and action in statement["Action"]
-        and any(fnmatchcase(resource, pattern) for pattern in statement["Resource"])
-        for statement in _policy(stage)
-    )
+def _dynamodb_actions(stage: str) -> set[str]:
+    """Every DynamoDB action the stage's policy grants, on any resource."""
+    return {
+        action
+        for statement in policy(stage)
+        for action in statement["Action"]
+        if action.startswith("dynamodb:")
+    }
 
 
 @cache
@@ -93,7 +46,7 @@ def _known_actions() -> frozenset[str]:
 
 
 def test_config_declares_local_dev_and_prod_with_regional_endpoints() -> None:
-    config = _config()
+    config = chalice_config()
 
     assert set(config["stages"]) == set(STAGES)
     assert config["app_name"] == "jupiter-api"
@@ -103,7 +56,7 @@ def test_config_declares_local_dev_and_prod_with_regional_endpoints() -> None:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_stage_names_every_table_of_the_template(stage: str) -> None:
-    environment = _stage(stage)["environment_variables"]
+    environment = stage_config(stage)["environment_variables"]
 
     assert environment["JUPITER_STAGE"] == stage
     for variable, table in stage_tables(stage).items():
@@ -114,7 +67,7 @@ def test_stage_names_every_table_of_the_template(stage: str) -> None:
 
 @pytest.mark.parametrize("stage", DEPLOYED)
 def test_deployed_stage_traces_and_sizes_its_function(stage: str) -> None:
-    config = _stage(stage)
+    config = stage_config(stage)
     api = config["lambda_functions"]["api_handler"]
 
     assert config["xray"] is True
@@ -124,47 +77,40 @@ def test_deployed_stage_traces_and_sizes_its_function(stage: str) -> None:
 
 
 def test_local_stage_does_not_trace() -> None:
-    assert _stage("local")["environment_variables"]["JUPITER_TRACING"] == "false"
+    assert stage_config("local")["environment_variables"]["JUPITER_TRACING"] == "false"
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_no_stage_commits_a_server_secret(stage: str) -> None:
-    assert "JUPITER_SERVER_SECRET" not in _stage(stage)["environment_variables"]
+    assert "JUPITER_SERVER_SECRET" not in stage_config(stage)["environment_variables"]
 
 
 @pytest.mark.parametrize("stage", DEPLOYED)
 def test_deployed_stage_reads_its_own_secret_parameter(stage: str) -> None:
-    parameter = _stage(stage)["environment_variables"][
+    parameter = stage_config(stage)["environment_variables"][
         "JUPITER_SERVER_SECRET_PARAMETER"
     ]
 
     assert parameter == f"/jupiter/{stage}/server-secret"
     arn = f"arn:aws:ssm:us-east-1:123456789012:parameter{parameter}"
-    assert _allows(stage, "ssm:GetParameter", arn)
+    assert allows(stage, "ssm:GetParameter", arn)
     other = "prod" if stage == "dev" else "dev"
-    assert not _allows(stage, "ssm:GetParameter", arn.replace(stage, other))
+    assert not allows(stage, "ssm:GetParameter", arn.replace(stage, other))
 
 
 @pytest.mark.parametrize("stage", DEPLOYED)
 def test_policy_names_only_real_iam_actions(stage: str) -> None:
-    actions = {a for s in _policy(stage) for a in s["Action"]}
+    actions = {a for s in policy(stage) for a in s["Action"]}
 
     unknown = {a for a in actions if a.lower() not in _known_actions()}
     assert not unknown
 
 
 @pytest.mark.parametrize("stage", DEPLOYED)
-def test_policy_grants_the_actions_in_use_and_no_others(stage: str) -> None:
-    granted = {a for s in _policy(stage) for a in s["Action"]}
-
-    assert granted == ACTIONS_IN_USE
-
-
-@pytest.mark.parametrize("stage", DEPLOYED)
 def test_only_stream_discovery_and_tracing_apply_to_every_resource(
     stage: str,
 ) -> None:
-    unscoped = {a for s in _policy(stage) if "*" in s["Resource"] for a in s["Action"]}
+    unscoped = {a for s in policy(stage) if "*" in s["Resource"] for a in s["Action"]}
 
     # Neither action can be scoped to a resource in IAM.
     assert unscoped == {
@@ -174,28 +120,14 @@ def test_only_stream_discovery_and_tracing_apply_to_every_resource(
     }
 
 
-@pytest.mark.parametrize("stage", DEPLOYED)
-def test_policy_reaches_every_table_of_its_stage(stage: str) -> None:
-    for table in stage_tables(stage).values():
-        arn = f"arn:aws:dynamodb:{ACCOUNT}:table/{table}"
-        for action in ITEM_ACTIONS:
-            assert _allows(stage, action, arn)
-        assert _allows(stage, "dynamodb:Query", f"{arn}/index/by_owner")
-    keys = f"arn:aws:dynamodb:{ACCOUNT}:table/jupiter-{stage}-keys"
-    assert _allows(stage, "dynamodb:DescribeTable", keys)
-    stream = f"arn:aws:dynamodb:{ACCOUNT}:table/jupiter-{stage}-events/stream/2026"
-    for action in STREAM_ACTIONS:
-        assert _allows(stage, action, stream)
-
-
 @pytest.mark.parametrize(("stage", "other"), [("dev", "prod"), ("prod", "dev")])
 def test_policy_reaches_no_table_of_another_stage(stage: str, other: str) -> None:
     for table in [*stage_tables(other).values(), "someone-elses-table"]:
         arn = f"arn:aws:dynamodb:{ACCOUNT}:table/{table}"
-        for action in ITEM_ACTIONS | STREAM_ACTIONS | {"dynamodb:DescribeTable"}:
-            assert not _allows(stage, action, arn)
-            assert not _allows(stage, action, f"{arn}/index/by_owner")
-            assert not _allows(stage, action, f"{arn}/stream/2026")
+        for action in _dynamodb_actions(stage) - {"dynamodb:ListStreams"}:
+            assert not allows(stage, action, arn)
+            assert not allows(stage, action, f"{arn}/index/by_owner")
+            assert not allows(stage, action, f"{arn}/stream/2026")
 
 
 @pytest.mark.parametrize(("stage", "other"), [("dev", "prod"), ("prod", "dev")])
@@ -204,10 +136,10 @@ def test_policy_uses_only_its_own_stages_queues(stage: str, other: str) -> None:
     foreign = queue.replace(stage, other)
 
     for action in ("sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage"):
-        assert _allows(stage, action, queue)
-        assert not _allows(stage, action, foreign)
-    assert _allows(stage, "sqs:SendMessage", f"{queue}-dlq")
-    assert not _allows(stage, "sqs:ReceiveMessage", f"{queue}-dlq")
+        assert allows(stage, action, queue)
+        assert not allows(stage, action, foreign)
+    assert allows(stage, "sqs:SendMessage", f"{queue}-dlq")
+    assert not allows(stage, "sqs:ReceiveMessage", f"{queue}-dlq")
 
 
 @pytest.mark.parametrize("stage", DEPLOYED)
@@ -220,13 +152,13 @@ def test_policy_allows_logs_tracing_and_websocket_posts(stage: str) -> None:
         "/POST/@connections/Q2xpZW50"
     )
 
-    assert _allows(stage, "logs:CreateLogGroup", group)
-    assert _allows(stage, "logs:PutLogEvents", f"{group}:log-stream:2026/01/01/x")
-    assert _allows(stage, "xray:PutTraceSegments", "*")
-    assert _allows(stage, "xray:PutTelemetryRecords", "*")
-    assert _allows(stage, "execute-api:ManageConnections", connection)
+    assert allows(stage, "logs:CreateLogGroup", group)
+    assert allows(stage, "logs:PutLogEvents", f"{group}:log-stream:2026/01/01/x")
+    assert allows(stage, "xray:PutTraceSegments", "*")
+    assert allows(stage, "xray:PutTelemetryRecords", "*")
+    assert allows(stage, "execute-api:ManageConnections", connection)
     other = "prod" if stage == "dev" else "dev"
-    assert not _allows(
+    assert not allows(
         stage, "execute-api:ManageConnections", connection.replace(stage, other)
     )
 
@@ -308,7 +240,7 @@ def _functions() -> dict[str, str]:
 
 @pytest.mark.parametrize("stage", DEPLOYED)
 def test_every_function_of_the_app_has_its_timeout_and_memory(stage: str) -> None:
-    sized = _stage(stage)["lambda_functions"]
+    sized = stage_config(stage)["lambda_functions"]
 
     for name in _functions():
         assert {"lambda_timeout", "lambda_memory_size"} <= set(sized.get(name, {})), (
@@ -326,7 +258,7 @@ def test_queue_consumers_finish_within_the_queues_visibility_timeout(
         for r in resources
         if r["Type"] == "AWS::SQS::Queue" and "VisibilityTimeout" in r["Properties"]
     )
-    sized = _stage(stage)["lambda_functions"]
+    sized = stage_config(stage)["lambda_functions"]
 
     for name, kind in _functions().items():
         if kind == "SQSEventConfig":
@@ -345,4 +277,4 @@ def test_policy_may_send_to_every_queue_of_the_template(stage: str) -> None:
 
     assert queues
     for name in queues:
-        assert _allows(stage, "sqs:SendMessage", f"arn:aws:sqs:{ACCOUNT}:{name}")
+        assert allows(stage, "sqs:SendMessage", f"arn:aws:sqs:{ACCOUNT}:{name}")
