@@ -3,6 +3,7 @@ and the transaction and counter helpers against botocore's Stubber."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import boto3
@@ -223,4 +224,8 @@ def test_dispatcher_logs_a_failed_mark(caplog: pytest.LogCaptureFixture) -> None
     with Stubber(client) as stub, caplog.at_level(logging.WARNING):
         stub.add_client_error("update_item", "InternalServerError")
         assert dispatcher.dispatch_rows([row]).delivered == 1
-    assert "cannot update event evt_1" in caplog.text
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    line = json.loads(warning.getMessage())
+    assert line["event"] == "event_update_failed"
+    assert line["event_id"] == "evt_1"
+    assert line["error"] == "InternalServerError"
