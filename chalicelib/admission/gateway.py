@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib import metrics, tracing
+from chalicelib import logs, metrics, tracing
 from chalicelib.admission.plan import add_limiter
 from chalicelib.admission.window import Usage, retry_after, usage
 from chalicelib.clock import Clock
@@ -239,10 +239,20 @@ class Gateway:
             if error.get("Code") == "ConditionalCheckFailedException":
                 old: Any = exc.response.get("Item")
                 return False, from_item(old) if old else None
-            logger.warning("admission store error %s", error.get("Code"))
+            logs.line(
+                logger,
+                "admission_store_error",
+                logging.WARNING,
+                error=error.get("Code"),
+            )
             raise StoreUnavailable("the key store is unavailable") from exc
         except BotoCoreError as exc:
-            logger.warning("admission store unreachable: %s", type(exc).__name__)
+            logs.line(
+                logger,
+                "admission_store_error",
+                logging.WARNING,
+                error=type(exc).__name__,
+            )
             raise StoreUnavailable("the key store is unreachable") from exc
         return True, from_item(response["Attributes"])
 

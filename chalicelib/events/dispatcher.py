@@ -125,7 +125,9 @@ class Dispatcher:
                 Limit=self._batch_size,
             )
         except (ClientError, BotoCoreError) as exc:
-            logger.warning("cannot read pending events: %s", type(exc).__name__)
+            logs.line(
+                logger, "events_unreadable", logging.WARNING, error=type(exc).__name__
+            )
             return DispatchReport()
         rows = [from_item(i) for i in response.get("Items", [])]
         return self.dispatch_rows(rows)

@@ -115,7 +115,7 @@ class Reply:
         try:
             self.gone = not self.api.post(self.connection_id, body)
         except DeliveryFailed as exc:
-            logger.warning("reply to a connection failed: %s", exc)
+            logs.line(logger, "ws_reply_failed", logging.WARNING, error=str(exc))
 
 
 Handler = Callable[[Connection, Principal, Any, Reply], None]

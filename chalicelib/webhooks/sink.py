@@ -58,7 +58,7 @@ class WebhookSink:
         """Queue ``event`` for every endpoint of its owner that subscribes to it."""
         owner_id = event.data.get("owner_id")
         if not isinstance(owner_id, str):
-            logger.debug("event %s has no owner; no webhooks", event.event_id)
+            logs.line(logger, "webhook_no_owner", logging.DEBUG)
             return
         for endpoint in self._endpoints.subscribed(owner_id, event.event_type):
             self.enqueue(event, endpoint)
