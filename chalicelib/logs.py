@@ -14,6 +14,16 @@ and the WebSocket fan-out. Work no request caused (a schedule, a command)
 gets a fresh ``cor_…`` id.
 
 Fields are never secrets: callers pass ids, counts and outcomes only.
+
+In Lambda, :func:`configure` writes the ``chalicelib`` lines to standard
+output as bare JSON objects (level, logger, time, then the line), because
+Lambda's own handler prefixes each message with text that keeps CloudWatch
+Logs Insights from discovering the fields. Elsewhere (tests, the local stack)
+records propagate to whatever handlers the process has.
+
+This is the standard library's ``logging`` with a context variable rather
+than Powertools' ``Logger``: the records stay ordinary ones (``caplog``, the
+local stack's handlers), the arguments stay lazy, and it imports nothing.
 """
 
 from __future__ import annotations
@@ -21,11 +31,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import secrets
+import sys
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
+from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import IO, Any
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _bound: ContextVar[Mapping[str, Any]] = ContextVar("log_fields", default=_EMPTY)
@@ -86,3 +99,45 @@ def line(
         return
     record = {"event": event, **_bound.get(), **fields}
     logger.log(level, "%s", _Json(record), exc_info=exc_info, stacklevel=2)
+
+
+class JsonFormatter(logging.Formatter):
+    """Render a record as one JSON object: a structured line as it is, any
+    other record as ``{"event": "log", <bound ids>, "message": ...}``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 1 and isinstance(args[0], _Json):
+            fields = dict(args[0].fields)
+        else:
+            fields = {"event": "log", **_bound.get(), "message": record.getMessage()}
+        stamp = datetime.fromtimestamp(record.created, UTC).isoformat()
+        rendered = {
+            "level": record.levelname,
+            "logger": record.name,
+            "time": stamp,
+            **fields,
+        }
+        if record.exc_info:
+            rendered["exception"] = self.formatException(record.exc_info)
+        return json.dumps(rendered, separators=(",", ":"), default=str)
+
+
+def configure(
+    environ: Mapping[str, str] = os.environ, stream: IO[str] | None = None
+) -> logging.Handler | None:
+    """In Lambda, send ``chalicelib``'s lines to stdout as bare JSON; once.
+
+    Returns the handler installed, or None when not in Lambda (or already
+    installed).
+    """
+    target = logging.getLogger("chalicelib")
+    installed = any(isinstance(h.formatter, JsonFormatter) for h in target.handlers)
+    if not environ.get("AWS_LAMBDA_FUNCTION_NAME") or installed:
+        return None
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    target.addHandler(handler)
+    # Not also through Lambda's prefixed handler on the root logger.
+    target.propagate = False
+    return handler

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -268,3 +270,72 @@ def test_tracing_stays_off_unless_configured_on() -> None:
             assert segment is None
     finally:
         tracing.use_recorder(previous)
+
+
+@pytest.fixture
+def lambda_logs() -> Iterator[io.StringIO]:
+    """chalicelib's lines as configured in Lambda, written to a buffer."""
+    stream = io.StringIO()
+    target = logging.getLogger("chalicelib")
+    level = target.level
+    handler = logs.configure({"AWS_LAMBDA_FUNCTION_NAME": "jupiter-api-dev"}, stream)
+    assert handler is not None
+    target.setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        target.removeHandler(handler)
+        target.propagate = True
+        target.setLevel(level)
+
+
+def test_in_lambda_every_line_is_a_bare_json_object(
+    lambda_logs: io.StringIO,
+) -> None:
+    with logs.bound(correlation_id="req_1"):
+        logs.line(logger, "webhook_attempt", result="succeeded")
+        logger.warning("plain %s", "text")
+        try:
+            raise KeyError("boom")
+        except KeyError:
+            logs.line(logger, "failed", logging.ERROR, exc_info=True)
+
+    structured, plain, failed = map(json.loads, lambda_logs.getvalue().splitlines())
+    assert structured["level"] == "INFO"
+    assert structured["logger"] == "chalicelib.tests"
+    assert structured["time"].endswith("+00:00")
+    assert (structured["event"], structured["correlation_id"]) == (
+        "webhook_attempt",
+        "req_1",
+    )
+    assert structured["result"] == "succeeded"
+    assert plain["event"] == "log"
+    assert (plain["message"], plain["correlation_id"]) == ("plain text", "req_1")
+    assert "KeyError" in failed["exception"]
+
+
+def test_in_lambda_lines_are_not_also_written_by_the_root_handler(
+    lambda_logs: io.StringIO,
+) -> None:
+    class Kept(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.records: list[logging.LogRecord] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.records.append(record)
+
+    root, kept = logging.getLogger(), Kept()
+    root.addHandler(kept)
+    try:
+        logs.line(logger, "once")
+    finally:
+        root.removeHandler(kept)
+    assert kept.records == []
+    assert len(lambda_logs.getvalue().splitlines()) == 1
+    assert logs.configure({"AWS_LAMBDA_FUNCTION_NAME": "again"}) is None
+
+
+def test_outside_lambda_logging_is_left_as_it_is() -> None:
+    assert logs.configure({}) is None
+    assert logging.getLogger("chalicelib").propagate is True
