@@ -8,10 +8,13 @@ import logging
 import threading
 from collections.abc import Iterator
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
 from chalicelib import logs, metrics, tracing
-from chalicelib.events.dispatcher import event_from_row
+from chalicelib.clock import FixedClock
+from chalicelib.events.dispatcher import Dispatcher, event_from_row
 from chalicelib.events.outbox import DomainEvent, put_event
 from chalicelib.webhooks.queue import DeliveryMessage
 from tests.support.observe import captured_logs, emf_documents, lines, traced
@@ -339,3 +342,36 @@ def test_in_lambda_lines_are_not_also_written_by_the_root_handler(
 def test_outside_lambda_logging_is_left_as_it_is() -> None:
     assert logs.configure({}) is None
     assert logging.getLogger("chalicelib").propagate is True
+
+
+class _FailingSink:
+    def deliver(self, event: DomainEvent) -> None:
+        raise ConnectionError("receiver down")
+
+
+def test_a_failed_dispatch_line_names_the_event_and_its_correlation_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = boto3.session.Session().client(
+        "dynamodb",
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    dispatcher = Dispatcher(client, "events", FixedClock(1.0), [_FailingSink()])
+    event = DomainEvent("threat.detected", {}, 1.0, request_id="req_1")
+    item = put_event("events", event)["Put"]["Item"]
+    row = {name: next(iter(value.values())) for name, value in item.items()}
+    row["occurred_at"] = int(row["occurred_at"])
+    with Stubber(client) as stub, captured_logs(caplog):
+        stub.add_response("update_item", {})
+        assert dispatcher.dispatch_rows([row]).failed == 1
+
+    (failed,) = lines(caplog, "event_dispatch")
+    assert failed["correlation_id"] == "req_1"
+    assert failed["event_id"] == event.event_id
+    assert (failed["result"], failed["sink"], failed["error"]) == (
+        "failed",
+        "_FailingSink",
+        "ConnectionError",
+    )
