@@ -16,6 +16,7 @@ from chalicelib import logs, metrics, tracing
 from chalicelib.clock import FixedClock
 from chalicelib.events.dispatcher import Dispatcher, event_from_row
 from chalicelib.events.outbox import DomainEvent, put_event
+from chalicelib.webhooks.delivery import BatchFailed, handle_batch
 from chalicelib.webhooks.queue import DeliveryMessage
 from tests.support.observe import captured_logs, emf_documents, lines, traced
 
@@ -375,3 +376,32 @@ def test_a_failed_dispatch_line_names_the_event_and_its_correlation_id(
         "_FailingSink",
         "ConnectionError",
     )
+
+
+class _BrokenDeliverer:
+    def handle(self, message: DeliveryMessage) -> None:
+        raise ConnectionError("store down")
+
+
+def test_malformed_and_failed_messages_are_counted_and_logged_with_their_ids(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    message = DeliveryMessage("wh_1", "dlv_1", 1, 0, 0, "evt_1", "req_1")
+    records = [("m1", "not json"), ("m2", message.to_json())]
+    with (
+        emf_documents() as documents,
+        captured_logs(caplog),
+        pytest.raises(BatchFailed, match="1 of 2"),
+    ):
+        handle_batch(_BrokenDeliverer(), records)  # type: ignore[arg-type]
+
+    assert [(d["Result"], d["DeliveryMessages"]) for d in documents] == [
+        ("malformed", 1),
+        ("error", 1),
+    ]
+    (dropped,) = lines(caplog, "webhook_message_dropped")
+    assert dropped["message_id"] == "m1"
+    (failed,) = lines(caplog, "webhook_attempt")
+    assert (failed["correlation_id"], failed["delivery_id"]) == ("req_1", "dlv_1")
+    assert failed["result"] == "error"
+    assert caplog.records[-1].exc_info is not None
