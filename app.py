@@ -7,6 +7,7 @@ from typing import Any
 
 from chalice.app import Chalice, CloudWatchEvent, Rate, SQSEvent, WebsocketEvent
 
+from chalicelib import logs
 from chalicelib.events import dispatcher
 from chalicelib.http.edge import Edge
 from chalicelib.realtime import handlers as realtime
@@ -19,6 +20,8 @@ app = Chalice(app_name="jupiter-api")
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.log.setLevel(logging.INFO)
 logging.getLogger("chalicelib").setLevel(logging.INFO)
+# In Lambda, one bare JSON object per line (see chalicelib/logs.py).
+logs.configure()
 
 Edge(app, REGISTRY).mount()
 

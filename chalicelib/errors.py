@@ -202,11 +202,19 @@ class RateLimited(JupiterError):
     code = "rate_limit_exceeded"
     title = "Too many requests"
 
-    def __init__(self, detail: str, retry_after: int, code: str | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        retry_after: int,
+        code: str | None = None,
+        limit: str | None = None,
+    ) -> None:
         super().__init__(detail, retry_after=retry_after)
         if code is not None:
             self.code = code
         self.retry_after = retry_after
+        # Which limit refused (a window's name), for metrics; else the code.
+        self.limit = limit or self.code
         # The refused key's windows, when known, for the rate-limit headers.
         self.usage: Any = None
         self.headers["Retry-After"] = str(retry_after)

@@ -13,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalice.app import Response
 from pydantic import BaseModel
 
-from chalicelib import __version__, aws
+from chalicelib import __version__, aws, logs
 from chalicelib.errors import StoreUnavailable
 from chalicelib.http.call import Call
 from chalicelib.services import services
@@ -48,6 +48,11 @@ def _store_reachable(table: str) -> bool:
     try:
         aws.dynamodb().describe_table(TableName=table)
     except (ClientError, BotoCoreError) as exc:
-        logger.warning("health check: store unreachable (%s)", type(exc).__name__)
+        logs.line(
+            logger,
+            "health_store_unreachable",
+            logging.WARNING,
+            error=type(exc).__name__,
+        )
         return False
     return True

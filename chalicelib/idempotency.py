@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Response
 
+from chalicelib import logs
 from chalicelib.errors import (
     IdempotencyConflict,
     IdempotencyInProgress,
@@ -167,7 +168,12 @@ def _translate(exc: Exception) -> None:
         errors.IdempotencyPersistenceLayerError
         | errors.IdempotencyInconsistentStateError,
     ):
-        logger.warning("idempotency store failed: %s", exc)
+        logs.line(
+            logger,
+            "idempotency_store_failed",
+            logging.WARNING,
+            error=type(exc).__name__,
+        )
         raise StoreUnavailable("the idempotency store is unavailable") from exc
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from chalicelib import aws, tracing
+from chalicelib import aws, metrics, tracing
 from chalicelib.admission.gateway import Gateway
 from chalicelib.admission.ip_guard import IpGuard
 from chalicelib.admission.quota import DataMeter
@@ -55,6 +55,7 @@ class Services:
     @classmethod
     def from_settings(cls, config: Settings, clock: Clock | None = None) -> Services:
         tracing.configure(config)
+        metrics.configure(config.stage)
         clock = clock or SystemClock()
         client = aws.dynamodb()
         meter = DataMeter(client, config.keys_table, config.events_table, clock)

@@ -1,37 +1,65 @@
-"""X-Ray tracing of boto3 calls, switched on by configuration.
+"""X-Ray tracing: boto3 calls, and subsegments around the service's own steps.
 
 The X-Ray SDK costs about half a second to import, so it is imported only when
-tracing is on (``JUPITER_TRACING=true``, set in the dev and prod stages).
+tracing is on (``JUPITER_TRACING=true``, set in the dev and prod stages). With
+tracing off, :func:`subsegment` is one dictionary read.
+
+Subsegments: ``admission`` (the gateway's write and its diagnosis),
+``webhook.delivery`` (one queue message: claim, vetting, POST, record) and
+``realtime.fanout`` (one broadcast to a topic's subscribers). Each carries the
+correlation id and the ids it concerns as annotations, so a trace can be found
+from a log line.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.config import Settings
 
-_state = {"patched": False}
+
+class Recorder(Protocol):
+    """What subsegments need of an X-Ray recorder (``aws_xray_sdk``'s, or a fake)."""
+
+    def in_subsegment(self, name: str) -> contextlib.AbstractContextManager[Any]: ...
+
+
+_state: dict[str, Any] = {"recorder": None}
 
 
 def configure(config: Settings) -> None:
-    """Patch boto3 for X-Ray once, if tracing is enabled."""
-    if not config.tracing or _state["patched"]:
+    """Patch boto3 for X-Ray and record subsegments, once, if tracing is on."""
+    if not config.tracing or _state["recorder"] is not None:
         return
-    from aws_xray_sdk.core import patch
+    from aws_xray_sdk.core import patch, xray_recorder
 
     patch(["boto3"])
-    _state["patched"] = True
+    _state["recorder"] = xray_recorder
+
+
+def use_recorder(recorder: Recorder | None) -> Recorder | None:
+    """Send subsegments to ``recorder`` (None: none); return the previous one."""
+    previous: Recorder | None = _state["recorder"]
+    _state["recorder"] = recorder
+    return previous
 
 
 @contextlib.contextmanager
-def subsegment(name: str) -> Iterator[Any]:
-    """Record a subsegment when tracing is on; do nothing otherwise."""
-    if not _state["patched"]:
+def subsegment(name: str, **annotations: str | int | None) -> Iterator[Any]:
+    """Record a subsegment when tracing is on; do nothing otherwise.
+
+    ``annotations`` (``None`` values left out) are indexed by X-Ray: ids only,
+    never a secret.
+    """
+    recorder: Recorder | None = _state["recorder"]
+    if recorder is None:
         yield None
         return
-    from aws_xray_sdk.core import xray_recorder
-
-    with xray_recorder.in_subsegment(name) as segment:
+    with recorder.in_subsegment(name) as segment:
+        if segment is not None:
+            for key, value in annotations.items():
+                if value is not None:
+                    segment.put_annotation(key, value)
         yield segment

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib import logs
 from chalicelib.errors import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -56,10 +57,18 @@ def commit(client: DynamoDBClient, items: list[dict[str, Any]]) -> None:
                 raise Cancelled(reasons) from exc
             if not _retryable(exc, reasons) or attempt == ATTEMPTS - 1:
                 code = exc.response.get("Error", {}).get("Code")
-                logger.warning("transaction failed: %s %s", code, reasons)
+                logs.line(
+                    logger,
+                    "transaction_failed",
+                    logging.WARNING,
+                    error=code,
+                    reasons=reasons,
+                )
                 raise StoreUnavailable("the store is unavailable; retry") from exc
         except BotoCoreError as exc:
-            logger.warning("transaction failed: %s", type(exc).__name__)
+            logs.line(
+                logger, "transaction_failed", logging.WARNING, error=type(exc).__name__
+            )
             raise StoreUnavailable("the store is unreachable; retry") from exc
         # Full jitter: concurrent writers of one counter spread out.
         time.sleep(random.uniform(0, 0.025 * 2**attempt))  # noqa: S311

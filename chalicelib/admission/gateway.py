@@ -14,15 +14,17 @@ the process learns the true item and retries once or twice.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib import logs, metrics, tracing
 from chalicelib.admission.plan import add_limiter
 from chalicelib.admission.window import Usage, retry_after, usage
 from chalicelib.clock import Clock
@@ -133,6 +135,12 @@ class Gateway:
 
     def admit(self, credentials: Credentials, scope: Scope | None) -> Principal:
         """Authenticate, authorize, limit and count one request."""
+        with _admission(scope):
+            return self._admit_presented(credentials, scope)
+
+    def _admit_presented(
+        self, credentials: Credentials, scope: Scope | None
+    ) -> Principal:
         self._guard.check(credentials.source_ip)
         if not well_formed(credentials.key_id, credentials.secret):
             self._refuse_credentials(
@@ -150,8 +158,10 @@ class Gateway:
         checked and counted with the same write, against the secret's hash kept
         with the connection, so a revoked or rotated-out key stops at once.
         """
-        self._guard.check(source_ip)
-        return self._admit(Credentials(key_id, None, source_ip), secret_hash, scope)
+        with _admission(scope):
+            self._guard.check(source_ip)
+            credentials = Credentials(key_id, None, source_ip)
+            return self._admit(credentials, secret_hash, scope)
 
     def _admit(
         self, credentials: Credentials, secret_hash: str, scope: Scope | None
@@ -229,10 +239,20 @@ class Gateway:
             if error.get("Code") == "ConditionalCheckFailedException":
                 old: Any = exc.response.get("Item")
                 return False, from_item(old) if old else None
-            logger.warning("admission store error %s", error.get("Code"))
+            logs.line(
+                logger,
+                "admission_store_error",
+                logging.WARNING,
+                error=error.get("Code"),
+            )
             raise StoreUnavailable("the key store is unavailable") from exc
         except BotoCoreError as exc:
-            logger.warning("admission store unreachable: %s", type(exc).__name__)
+            logs.line(
+                logger,
+                "admission_store_error",
+                logging.WARNING,
+                error=type(exc).__name__,
+            )
             raise StoreUnavailable("the key store is unreachable") from exc
         return True, from_item(response["Attributes"])
 
@@ -272,16 +292,40 @@ class Gateway:
             if self._on_quota_refused is not None:
                 self._on_quota_refused(item)
             error = RateLimited(
-                "the monthly data quota is used up", wait, "quota_exceeded"
+                "the monthly data quota is used up",
+                wait,
+                "quota_exceeded",
+                windows.month_bytes.name,
             )
         else:
-            error = RateLimited(f"rate limit reached ({names} window)", wait)
+            error = RateLimited(
+                f"rate limit reached ({names} window)", wait, limit=refusing[0].name
+            )
         error.usage = windows
         raise error
 
     def _refuse_credentials(self, credentials: Credentials, detail: str) -> None:
         self._guard.record_failure(credentials.source_ip)
         raise AuthenticationFailed(detail)
+
+
+@contextlib.contextmanager
+def _admission(scope: Scope | None) -> Iterator[None]:
+    """Trace one admission and count its outcome.
+
+    Admitted; Limited by the refusing limit (``Limit``: hour, burst, day,
+    month, or the lockout's code); Denied by the problem code (``Reason``).
+    """
+    with tracing.subsegment("admission", scope=scope.value if scope else None):
+        try:
+            yield
+        except RateLimited as error:
+            metrics.count("Limited", Limit=error.limit)
+            raise
+        except (AuthenticationFailed, PermissionDenied) as error:
+            metrics.count("Denied", Reason=error.code)
+            raise
+        metrics.count("Admitted")
 
 
 def _secret_matches(item: dict[str, Any], secret_hash: str, now: float) -> bool:

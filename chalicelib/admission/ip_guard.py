@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib import logs
 from chalicelib.clock import Clock
 from chalicelib.dynamo import from_item
 from chalicelib.errors import RateLimited
@@ -71,7 +72,12 @@ class IpGuard:
                 item = self._lock(source_ip, item, now)
         except (ClientError, BotoCoreError) as exc:
             # Failing to count must not turn a 401 into a 503; log and move on.
-            logger.warning("could not record auth failure: %s", type(exc).__name__)
+            logs.line(
+                logger,
+                "auth_failure_unrecorded",
+                logging.WARNING,
+                error=type(exc).__name__,
+            )
             return
         if int(item.get("bu", 0)) > now:
             self._locked_until[source_ip] = float(item["bu"])
@@ -122,5 +128,5 @@ class IpGuard:
             },
             ReturnValues="ALL_NEW",
         )
-        logger.info("address locked out for %s s after repeated failures", seconds)
+        logs.line(logger, "address_locked_out", seconds=seconds)
         return from_item(response["Attributes"])

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib import logs
 from chalicelib.admission.window import month_of
 from chalicelib.clock import Clock
 from chalicelib.dynamo import from_item
@@ -60,12 +61,24 @@ class DataMeter:
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return
-            logger.warning(
-                "could not count response bytes: %s", exc.response["Error"]["Code"]
+            logs.line(
+                logger,
+                "response_bytes_uncounted",
+                logging.WARNING,
+                key_id=key_id,
+                bytes=size,
+                error=exc.response["Error"]["Code"],
             )
             return
         except BotoCoreError as exc:
-            logger.warning("could not count response bytes: %s", type(exc).__name__)
+            logs.line(
+                logger,
+                "response_bytes_uncounted",
+                logging.WARNING,
+                key_id=key_id,
+                bytes=size,
+                error=type(exc).__name__,
+            )
             return
         self.raise_events(from_item(response["Attributes"]), request_id)
 
@@ -118,12 +131,24 @@ class DataMeter:
         except ClientError as exc:
             # Cancelled by a condition means another writer recorded it first.
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
-                logger.warning(
-                    "could not record %s: %s", event_type, exc.response["Error"]["Code"]
+                logs.line(
+                    logger,
+                    "quota_event_unrecorded",
+                    logging.WARNING,
+                    event_type=event_type,
+                    error=exc.response["Error"]["Code"],
                 )
             return
         except BotoCoreError as exc:
             # Left unrecorded, the flag stays unset: a later write records it.
-            logger.warning("could not record %s: %s", event_type, type(exc).__name__)
+            logs.line(
+                logger,
+                "quota_event_unrecorded",
+                logging.WARNING,
+                event_type=event_type,
+                error=type(exc).__name__,
+            )
             return
-        logger.info("recorded %s for key %s", event_type, item["key_id"])
+        logs.line(
+            logger, "quota_event_recorded", event_type=event_type, key_id=item["key_id"]
+        )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib import logs
 from chalicelib.analytics import buckets
 from chalicelib.errors import StoreUnavailable
 
@@ -106,7 +107,9 @@ def _batch_get(client: DynamoDBClient, request: Any) -> Any:
     try:
         return client.batch_get_item(RequestItems=request)
     except (ClientError, BotoCoreError) as exc:
-        logger.warning("counter read failed: %s", type(exc).__name__)
+        logs.line(
+            logger, "counter_read_failed", logging.WARNING, error=type(exc).__name__
+        )
         raise StoreUnavailable("the analytics store is unavailable") from exc
 
 

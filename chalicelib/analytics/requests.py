@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib import logs
 from chalicelib.analytics import buckets, counters
 from chalicelib.clock import Clock
 
@@ -94,4 +95,6 @@ class RequestMeter:
         try:
             self._client.update_item(**update)
         except (ClientError, BotoCoreError) as exc:
-            logger.warning("could not count the request: %s", type(exc).__name__)
+            logs.line(
+                logger, "request_uncounted", logging.WARNING, error=type(exc).__name__
+            )

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib import logs, metrics
 from chalicelib.clock import Clock
 from chalicelib.dynamo import from_item
 from chalicelib.events.outbox import PENDING, DomainEvent
@@ -78,7 +79,15 @@ def event_from_row(row: dict[str, Any]) -> DomainEvent:
         occurred_at=int(row["occurred_at"]) / 1000,
         event_id=str(row["event_id"]),
         request_id=row.get("request_id"),
+        # Rows written before events carried one: derived, so stable.
+        correlation_id=str(
+            row.get("correlation_id") or row.get("request_id") or _legacy(row)
+        ),
     )
+
+
+def _legacy(row: dict[str, Any]) -> str:
+    return "cor_" + str(row["event_id"]).removeprefix("evt_")
 
 
 class Dispatcher:
@@ -116,21 +125,27 @@ class Dispatcher:
                 Limit=self._batch_size,
             )
         except (ClientError, BotoCoreError) as exc:
-            logger.warning("cannot read pending events: %s", type(exc).__name__)
+            logs.line(
+                logger, "events_unreadable", logging.WARNING, error=type(exc).__name__
+            )
             return DispatchReport()
         rows = [from_item(i) for i in response.get("Items", [])]
         return self.dispatch_rows(rows)
 
     def dispatch_rows(self, rows: list[dict[str, Any]]) -> DispatchReport:
-        """Deliver the given pending event rows."""
+        """Deliver the given pending event rows (one metrics document per run)."""
         report = DispatchReport()
-        for row in rows:
-            if row.get("dispatch") != PENDING:
-                continue
-            if self._deliver(event_from_row(row), int(row.get("attempts", 0))):
-                report.delivered += 1
-            else:
-                report.failed += 1
+        with metrics.scope():
+            for row in rows:
+                if row.get("dispatch") != PENDING:
+                    continue
+                event = event_from_row(row)
+                with logs.bound(
+                    correlation_id=event.correlation_id, event_id=event.event_id
+                ):
+                    delivered = self._deliver(event, int(row.get("attempts", 0)))
+                report.delivered += delivered
+                report.failed += not delivered
         return report
 
     def _deliver(self, event: DomainEvent, attempts: int) -> bool:
@@ -138,15 +153,20 @@ class Dispatcher:
             try:
                 sink.deliver(event)
             except Exception as exc:
-                logger.warning(
-                    "sink %s failed on %s: %s",
-                    type(sink).__name__,
-                    event.event_id,
-                    type(exc).__name__,
+                logs.line(
+                    logger,
+                    "event_dispatch",
+                    logging.WARNING,
+                    event_type=event.event_type,
+                    result="failed",
+                    sink=type(sink).__name__,
+                    error=type(exc).__name__,
+                    attempts=attempts + 1,
                 )
                 self._record_failure(event, attempts + 1, exc)
                 return False
         self._mark_dispatched(event)
+        logs.line(logger, "event_dispatch", event_type=event.event_type, result="ok")
         return True
 
     def _mark_dispatched(self, event: DomainEvent) -> None:
@@ -169,7 +189,7 @@ class Dispatcher:
         }
         expression = "SET last_error = :error ADD attempts :one"
         if attempts >= MAX_ATTEMPTS:
-            logger.error("parking %s after %d attempts", event.event_id, attempts)
+            logs.line(logger, "event_parked", logging.ERROR, attempts=attempts)
             expression = "SET last_error = :error, #d = :failed ADD attempts :one"
             values[":failed"] = {"S": FAILED}
         self._update(event, expression, values)
@@ -192,14 +212,18 @@ class Dispatcher:
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                logger.warning(
-                    "cannot update event %s: %s",
-                    event.event_id,
-                    exc.response["Error"]["Code"],
+                logs.line(
+                    logger,
+                    "event_update_failed",
+                    logging.WARNING,
+                    error=exc.response["Error"]["Code"],
                 )
         except BotoCoreError as exc:
-            logger.warning(
-                "cannot update event %s: %s", event.event_id, type(exc).__name__
+            logs.line(
+                logger,
+                "event_update_failed",
+                logging.WARNING,
+                error=type(exc).__name__,
             )
 
 

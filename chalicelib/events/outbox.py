@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib import logs
 from chalicelib.clock import iso
 from chalicelib.dynamo import to_item
 
@@ -22,13 +23,28 @@ PENDING = "pending"
 
 @dataclass(frozen=True)
 class DomainEvent:
-    """One thing that happened, as webhooks and streams will describe it."""
+    """One thing that happened, as webhooks and streams will describe it.
+
+    ``correlation_id`` ties the event to what caused it, for logs and traces
+    (never part of the public body). Left empty it is the one bound now (the
+    request's, or the event's being dispatched, which caused this one), else
+    ``request_id``, else a fresh one.
+    """
 
     event_type: str
     data: dict[str, Any]
     occurred_at: float
     event_id: str = field(default_factory=lambda: "evt_" + secrets.token_hex(12))
     request_id: str | None = None
+    correlation_id: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.correlation_id:
+            chosen = (
+                logs.correlation_id() or self.request_id or logs.new_correlation_id()
+            )
+            # Frozen: the one assignment, while the event is being built.
+            object.__setattr__(self, "correlation_id", chosen)
 
     @classmethod
     def once(
@@ -58,6 +74,7 @@ def put_event(table: str, event: DomainEvent) -> Any:
         "data": json.dumps(event.data, separators=(",", ":"), sort_keys=True),
         "dispatch": PENDING,
         "request_id": event.request_id,
+        "correlation_id": event.correlation_id,
         # The owner whose event log (GET /api/events) lists it, if any.
         "owner_id": _owner(event),
     }

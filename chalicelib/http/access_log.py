@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
+
+from chalicelib import logs
 
 logger = logging.getLogger(__name__)
 
@@ -21,5 +22,4 @@ def clean(value: str | None) -> str | None:
 
 def log_request(**fields: Any) -> None:
     """Write the request's line: ids, route, status, latency, client."""
-    record = {"event": "request", **fields}
-    logger.info("%s", json.dumps(record, separators=(",", ":"), default=str))
+    logs.line(logger, "request", **fields)

@@ -28,6 +28,7 @@ from typing import Any
 from chalice.app import Chalice, Request, Response
 from pydantic import BaseModel
 
+from chalicelib import logs, metrics
 from chalicelib.admission.gateway import Credentials, Principal
 from chalicelib.errors import JupiterError, PayloadTooLarge
 from chalicelib.http import cors, problems
@@ -67,8 +68,19 @@ class Edge:
     def middleware(
         self, request: Request, get_response: Callable[[Request], Response]
     ) -> Response:
-        started = time.perf_counter()
         request_id = _request_id(request)
+        # The request id is the correlation id of all the request causes; its
+        # metrics (admission, quota) are written once, when it is answered.
+        with logs.bound(correlation_id=request_id), metrics.scope():
+            return self._handle(request, get_response, request_id)
+
+    def _handle(
+        self,
+        request: Request,
+        get_response: Callable[[Request], Response],
+        request_id: str,
+    ) -> Response:
+        started = time.perf_counter()
         principal: Principal | None = None
         route = self._registry.find(
             str(request.context.get("resourcePath", "")), request.method

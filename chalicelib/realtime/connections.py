@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib import logs
 from chalicelib.admission.gateway import Principal
 from chalicelib.clock import Clock
 from chalicelib.dynamo import from_item, to_item
@@ -294,5 +295,5 @@ def unavailable(exc: Exception, store: str = "connection store") -> StoreUnavail
         if isinstance(exc, ClientError)
         else type(exc).__name__
     )
-    logger.warning("%s error %s", store, code)
+    logs.line(logger, "store_error", logging.WARNING, store=store, error=code)
     return StoreUnavailable(f"the {store} is unavailable")

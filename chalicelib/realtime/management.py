@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib import logs
+
 if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi.client import (
         ApiGatewayManagementApiClient,
@@ -60,9 +62,9 @@ class ManagementApi:
         except ClientError as exc:
             if _code(exc) == GONE:
                 return False
-            logger.warning("cannot check connection: %s", _code(exc))
+            _warn("connection_check_failed", _code(exc))
         except BotoCoreError as exc:
-            logger.warning("cannot check connection: %s", type(exc).__name__)
+            _warn("connection_check_failed", type(exc).__name__)
         return True
 
     def close(self, connection_id: str) -> None:
@@ -71,9 +73,13 @@ class ManagementApi:
             self._client.delete_connection(ConnectionId=connection_id)
         except ClientError as exc:
             if _code(exc) != GONE:
-                logger.warning("cannot close connection: %s", _code(exc))
+                _warn("connection_close_failed", _code(exc))
         except BotoCoreError as exc:
-            logger.warning("cannot close connection: %s", type(exc).__name__)
+            _warn("connection_close_failed", type(exc).__name__)
+
+
+def _warn(event: str, error: str) -> None:
+    logs.line(logger, event, logging.WARNING, error=error)
 
 
 def _code(exc: ClientError) -> str:

@@ -10,7 +10,6 @@ its deadline passed, its key is no longer valid, or its key has no free slot.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
-from chalicelib import __version__
+from chalicelib import __version__, logs
 from chalicelib.admission.gateway import Credentials, Gateway, Principal
 from chalicelib.clock import Clock, iso
 from chalicelib.errors import (
@@ -116,7 +115,7 @@ class Reply:
         try:
             self.gone = not self.api.post(self.connection_id, body)
         except DeliveryFailed as exc:
-            logger.warning("reply to a connection failed: %s", exc)
+            logs.line(logger, "ws_reply_failed", logging.WARNING, error=str(exc))
 
 
 Handler = Callable[[Connection, Principal, Any, Reply], None]
@@ -463,15 +462,15 @@ class Outcome:
     started: float = field(default_factory=time.perf_counter)
 
     def log(self) -> None:
-        record = {
-            "event": "ws_message",
-            "connection_id": self.connection_id,
-            "key_id": self.key_id,
-            "frame": self.frame,
-            "result": self.result,
-            "latency_ms": round((time.perf_counter() - self.started) * 1000, 2),
-        }
-        logger.info("%s", json.dumps(record, separators=(",", ":")))
+        logs.line(
+            logger,
+            "ws_message",
+            connection_id=self.connection_id,
+            key_id=self.key_id,
+            frame=self.frame,
+            result=self.result,
+            latency_ms=round((time.perf_counter() - self.started) * 1000, 2),
+        )
 
 
 def _error_frame(error: JupiterError) -> frames.Error:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from chalicelib import logs
 from chalicelib.clock import iso
 from chalicelib.events.outbox import DomainEvent
 from chalicelib.realtime import frames
@@ -64,11 +65,11 @@ class RealtimeSink:
     def _revoked(self, event: DomainEvent) -> None:
         key_id = str(event.data.get("key_id", ""))
         if not key_id:
-            logger.warning("key.revoked event %s names no key", event.event_id)
+            logs.line(logger, "revoked_key_unnamed", logging.WARNING)
             return
         realtime = self._realtime
         closed = realtime.close_key(realtime.endpoints.known(), key_id)
-        logger.info("closed %s connection(s) of a revoked key %s", closed, key_id)
+        logs.line(logger, "revoked_key_closed", key_id=key_id, connections=closed)
 
 
 def _payload(data: dict[str, Any], name: str) -> dict[str, Any]:

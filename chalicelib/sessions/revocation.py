@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from chalicelib import logs
 from chalicelib.events.outbox import DomainEvent
 from chalicelib.sessions.service import SessionService
 
@@ -30,7 +31,9 @@ class RevokedKeySessions:
             return
         key_id, owner_id = event.data.get("key_id"), event.data.get("owner_id")
         if not isinstance(key_id, str) or not isinstance(owner_id, str):
-            logger.warning("key.revoked event %s names no key", event.event_id)
+            logs.line(logger, "revoked_key_unnamed", logging.WARNING)
             return
         ended = self._sessions.end_for_key(key_id, owner_id, event.request_id)
-        logger.info("ended %s session(s) of revoked key %s", len(ended), key_id)
+        logs.line(
+            logger, "revoked_key_sessions_ended", key_id=key_id, sessions=len(ended)
+        )

@@ -69,6 +69,8 @@ class Delivery:
     last_error: str | None = None
     enqueued_at: int | None = None
     lease: int | None = None
+    # What caused the event, for the attempts' log lines (absent on old items).
+    correlation_id: str | None = None
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Delivery:
@@ -91,6 +93,7 @@ class Delivery:
             last_error=values.get("last_error"),
             enqueued_at=values.get("eq"),
             lease=values.get("lease"),
+            correlation_id=values.get("cid"),
         )
 
 
@@ -175,6 +178,7 @@ class DeliveryStore:
             "created_at": delivery.created_at,
             "updated_at": delivery.updated_at,
             "next_attempt_at": delivery.next_attempt_at,
+            "cid": delivery.correlation_id,
             "ttl": (delivery.created_at + RETENTION_MS) // 1000,
         }
         try:

@@ -23,11 +23,11 @@ the two can cause a duplicate attempt (same ``webhook-id``), never a lost one.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from chalicelib import logs, metrics, tracing
 from chalicelib.clock import Clock
 from chalicelib.webhooks.deliveries import (
     FAILED,
@@ -181,8 +181,9 @@ class Deliverer:
             return self._record(delivery, attempt, Outcome(FAILED, message.step))
         wait = self._schedule.wait_before(step)
         due_ms = now_ms + int(wait * 1000)
-        following = DeliveryMessage(
-            message.webhook_id, message.delivery_id, message.attempt + 1, step, due_ms
+        # The same delivery, event and correlation id, one attempt on.
+        following = replace(
+            message, attempt=message.attempt + 1, step=step, due_ms=due_ms
         )
         self._queue.send(following, hop(wait))
         attempt = replace(attempt, next_attempt_at=due_ms)
@@ -224,10 +225,8 @@ class Deliverer:
             )
         except ConditionFailed:
             # Our lease ran out and another handler took the attempt over.
-            logger.warning(
-                "delivery %s attempt %s: lease lost before recording",
-                delivery.delivery_id,
-                attempt.attempt,
+            logs.line(
+                logger, "webhook_lease_lost", logging.WARNING, attempt=attempt.attempt
             )
             return Handled("lease_lost", attempt)
         result = "refused" if attempt.outcome == "refused" else outcome.status
@@ -271,7 +270,19 @@ def _attempt_of(
 
 def handle_batch(deliverer: Deliverer, records: Iterable[tuple[str, str]]) -> None:
     """Handle every (message id, body) of an SQS batch; raise BatchFailed at
-    the end if any could not be handled, so SQS delivers them again."""
+    the end if any could not be handled, so SQS delivers them again.
+
+    The batch's metrics are one scope: a document per outcome seen.
+    """
+    with metrics.scope():
+        failed, handled = _handle_all(deliverer, records)
+    if failed:
+        raise BatchFailed(f"{failed} of {handled} delivery messages failed")
+
+
+def _handle_all(
+    deliverer: Deliverer, records: Iterable[tuple[str, str]]
+) -> tuple[int, int]:
     failed = handled = 0
     for message_id, body in records:
         handled += 1
@@ -279,32 +290,70 @@ def handle_batch(deliverer: Deliverer, records: Iterable[tuple[str, str]]) -> No
             message = DeliveryMessage.from_json(body)
         except MalformedMessage:
             # A message that can never be handled is dropped, not retried.
-            logger.error("dropping malformed delivery message %s", message_id)
+            logs.line(
+                logger, "webhook_message_dropped", logging.ERROR, message_id=message_id
+            )
+            metrics.count("DeliveryMessages", Result="malformed")
             continue
-        try:
+        with logs.bound(
+            correlation_id=message.correlation_id,
+            event_id=message.event_id,
+            webhook_id=message.webhook_id,
+            delivery_id=message.delivery_id,
+        ):
+            failed += not _handle_one(deliverer, message_id, message)
+    return failed, handled
+
+
+def _handle_one(
+    deliverer: Deliverer, message_id: str, message: DeliveryMessage
+) -> bool:
+    """Handle one message; tell whether it may be deleted from the queue."""
+    try:
+        with tracing.subsegment(
+            "webhook.delivery",
+            correlation_id=message.correlation_id,
+            webhook_id=message.webhook_id,
+            delivery_id=message.delivery_id,
+            attempt=message.attempt,
+        ):
             outcome = deliverer.handle(message)
-        except Exception:
-            # Whatever went wrong, the message must come back: the batch is
-            # failed at the end, after the other messages had their turn.
-            logger.exception("delivery message %s failed", message_id)
-            failed += 1
-            continue
-        _log(message_id, message, outcome)
-    if failed:
-        raise BatchFailed(f"{failed} of {handled} delivery messages failed")
+    except Exception:
+        # Whatever went wrong, the message must come back: the batch is
+        # failed at the end, after the other messages had their turn.
+        logs.line(
+            logger,
+            "webhook_attempt",
+            logging.ERROR,
+            exc_info=True,
+            message_id=message_id,
+            attempt=message.attempt,
+            result="error",
+        )
+        metrics.count("DeliveryMessages", Result="error")
+        return False
+    _log(message_id, message, outcome)
+    _count(outcome)
+    return True
+
+
+def _count(handled: Handled) -> None:
+    # pending after an attempt means another one is queued: a retry.
+    result = "retried" if handled.result == PENDING else handled.result
+    metrics.count("DeliveryMessages", Result=result)
+    if handled.attempt is not None:
+        metrics.count("DeliveryAttempts", Outcome=handled.attempt.outcome)
 
 
 def _log(message_id: str, message: DeliveryMessage, handled: Handled) -> None:
     attempt = handled.attempt
-    record = {
-        "event": "webhook_attempt",
-        "message_id": message_id,
-        "webhook_id": message.webhook_id,
-        "delivery_id": message.delivery_id,
-        "attempt": message.attempt,
-        "result": handled.result,
-        "status_code": attempt.status_code if attempt else None,
-        "latency_ms": attempt.latency_ms if attempt else None,
-        "error": attempt.error if attempt else None,
-    }
-    logger.info("%s", json.dumps(record, separators=(",", ":")))
+    logs.line(
+        logger,
+        "webhook_attempt",
+        message_id=message_id,
+        attempt=message.attempt,
+        result=handled.result,
+        status_code=attempt.status_code if attempt else None,
+        latency_ms=attempt.latency_ms if attempt else None,
+        error=attempt.error if attempt else None,
+    )

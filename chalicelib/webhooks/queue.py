@@ -3,6 +3,8 @@
 A message names a delivery and the attempt it is for, and the time that
 attempt is due. It carries no body and no secret: the delivery item holds
 the body, and the endpoint its secrets, as they are when the attempt runs.
+It also names the event and the correlation id of what caused it, for the log
+lines and traces of the attempt; every later hop of the delivery copies them.
 """
 
 from __future__ import annotations
@@ -44,9 +46,12 @@ class DeliveryMessage:
     attempt: int
     step: int
     due_ms: int
+    event_id: str | None = None
+    correlation_id: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        values = {k: v for k, v in asdict(self).items() if v is not None}
+        return json.dumps(values, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, body: str) -> DeliveryMessage:
@@ -58,9 +63,16 @@ class DeliveryMessage:
                 attempt=int(values["attempt"]),
                 step=int(values["step"]),
                 due_ms=int(values["due_ms"]),
+                # Absent from messages queued before they were carried.
+                event_id=_optional(values.get("event_id")),
+                correlation_id=_optional(values.get("correlation_id")),
             )
         except (ValueError, TypeError, KeyError) as exc:
             raise MalformedMessage(f"not a delivery message: {body[:100]!r}") from exc
+
+
+def _optional(value: Any) -> str | None:
+    return str(value) if value is not None else None
 
 
 class DeliveryQueue:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 
+from chalicelib import logs
 from chalicelib.clock import Clock
 from chalicelib.events.outbox import DomainEvent
 from chalicelib.webhooks.deliveries import (
@@ -57,7 +58,7 @@ class WebhookSink:
         """Queue ``event`` for every endpoint of its owner that subscribes to it."""
         owner_id = event.data.get("owner_id")
         if not isinstance(owner_id, str):
-            logger.debug("event %s has no owner; no webhooks", event.event_id)
+            logs.line(logger, "webhook_no_owner", logging.DEBUG)
             return
         for endpoint in self._endpoints.subscribed(owner_id, event.event_type):
             self.enqueue(event, endpoint)
@@ -68,8 +69,12 @@ class WebhookSink:
         fresh = _delivery(event, endpoint, now_ms)
         existing = self._deliveries.create(fresh)
         if existing is not None and existing.enqueued_at is not None:
-            logger.info(
-                "delivery %s of %s already queued", fresh.delivery_id, event.event_id
+            logs.line(
+                logger,
+                "webhook_queued",
+                webhook_id=endpoint.webhook_id,
+                delivery_id=fresh.delivery_id,
+                result="already_queued",
             )
             return existing
         delivery = existing or fresh
@@ -77,17 +82,33 @@ class WebhookSink:
         return delivery
 
     def queue_next(self, delivery: Delivery, now_ms: int) -> None:
-        """Queue the delivery's next attempt now and note that it is queued."""
+        """Queue the delivery's next attempt now and note that it is queued.
+
+        The message carries the correlation id bound now (a replay's request,
+        or the event being dispatched), else the one the delivery recorded.
+        """
         message = DeliveryMessage(
             webhook_id=delivery.webhook_id,
             delivery_id=delivery.delivery_id,
             attempt=delivery.next_attempt,
             step=delivery.step,
             due_ms=now_ms,
+            event_id=delivery.event_id,
+            correlation_id=logs.correlation_id() or delivery.correlation_id,
         )
         self._queue.send(message)
         self._deliveries.mark_enqueued(
             delivery.webhook_id, delivery.delivery_id, now_ms
+        )
+        logs.line(
+            logger,
+            "webhook_queued",
+            correlation_id=message.correlation_id,
+            event_id=delivery.event_id,
+            webhook_id=delivery.webhook_id,
+            delivery_id=delivery.delivery_id,
+            attempt=message.attempt,
+            result="queued",
         )
 
 
@@ -107,4 +128,5 @@ def _delivery(event: DomainEvent, endpoint: Endpoint, now_ms: int) -> Delivery:
         created_at=now_ms,
         updated_at=now_ms,
         next_attempt_at=now_ms,
+        correlation_id=event.correlation_id,
     )

@@ -29,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from chalicelib import logs
+
 logger = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -290,8 +292,11 @@ class AddressPolicy:
         self.allow_loopback = allow_loopback
         self._resolver = resolver
         if allow_loopback:
-            logger.warning(
-                "webhook deliveries to loopback addresses are allowed (local stage)"
+            logs.line(
+                logger,
+                "webhook_loopback_allowed",
+                logging.WARNING,
+                detail="webhook deliveries to loopback addresses are allowed",
             )
 
     def vet(self, url: str) -> Dial:

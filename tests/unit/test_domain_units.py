@@ -3,6 +3,7 @@ and the transaction and counter helpers against botocore's Stubber."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import boto3
@@ -195,7 +196,7 @@ def test_request_counter_failure_is_logged_not_raised(
     with Stubber(client) as stub, caplog.at_level(logging.WARNING):
         stub.add_client_error("update_item", "InternalServerError")
         meter.record("list_threats", 200, 12.0, "jptr_x", "FREE")
-    assert "could not count the request" in caplog.text
+    assert '"event":"request_uncounted"' in caplog.text
 
 
 def test_dispatcher_survives_an_unreadable_outbox(
@@ -207,7 +208,7 @@ def test_dispatcher_survives_an_unreadable_outbox(
         stub.add_client_error("query", "InternalServerError")
         report = dispatcher.dispatch_pending()
     assert (report.delivered, report.failed) == (0, 0)
-    assert "cannot read pending events" in caplog.text
+    assert '"event":"events_unreadable"' in caplog.text
 
 
 def test_dispatcher_logs_a_failed_mark(caplog: pytest.LogCaptureFixture) -> None:
@@ -223,4 +224,8 @@ def test_dispatcher_logs_a_failed_mark(caplog: pytest.LogCaptureFixture) -> None
     with Stubber(client) as stub, caplog.at_level(logging.WARNING):
         stub.add_client_error("update_item", "InternalServerError")
         assert dispatcher.dispatch_rows([row]).delivered == 1
-    assert "cannot update event evt_1" in caplog.text
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    line = json.loads(warning.getMessage())
+    assert line["event"] == "event_update_failed"
+    assert line["event_id"] == "evt_1"
+    assert line["error"] == "InternalServerError"
