@@ -15,12 +15,12 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 
-from benchmarks import admission, fanout, webhooks
+from benchmarks import admission, cold_start, fanout, webhooks
 from benchmarks.report import Report, machine, render, write
 
 Benchmark = Callable[[], Report]
 
-BENCHMARKS: list[Benchmark] = [admission.run, fanout.run, webhooks.run]
+BENCHMARKS: list[Benchmark] = [admission.run, fanout.run, webhooks.run, cold_start.run]
 
 
 def _name(benchmark: Benchmark) -> str:
