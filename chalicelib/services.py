@@ -86,7 +86,9 @@ class Services:
             threats,
             lambda endpoint: ManagementApi(aws.management(endpoint)),
         )
-        webhooks = Webhooks.from_settings(config, client, aws.sqs(), clock)
+        webhooks = Webhooks.from_settings(
+            config, client, aws.sqs_on_first_use(config), clock
+        )
         sessions = SessionService(
             client,
             config.sessions_table,
