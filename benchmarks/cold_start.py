@@ -18,9 +18,12 @@ Lambda the X-Ray SDK builds a botocore client for sampling rules at import,
 inside it samples locally. Subsegments go over UDP to a daemon address where
 nothing listens, as cheap as the real daemon.
 
-Four kinds of process run interleaved, the order rotating each round, so a
+Five kinds of process run interleaved, the order rotating each round, so a
 slow spell of a shared machine hits them all: Jupiter with tracing on (what
-is deployed) and off, the bare app, and the bare app patched for X-Ray too.
+is deployed) and off, the bare app, the bare app patched for X-Ray, and the
+bare app patched for X-Ray answering through a pydantic model (the floor for
+any app on Jupiter's libraries). The target compares the deployed Jupiter
+with the plain bare app.
 One run of each kind first compiles bytecode and warms the file cache; it is
 not counted. Then one run of each app under ``python -X importtime`` shows
 where import time goes, by top-level package.
@@ -191,7 +194,7 @@ def _wait_until_answering(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"the moto server did not answer within {STORE_START_TIMEOUT}s")
 
 
-# The four kinds of process, and the data they read.
+# The kinds of process, and the data they read.
 
 
 def _kinds(url: str, scratch: Path) -> list[Kind]:
@@ -203,13 +206,15 @@ def _kinds(url: str, scratch: Path) -> list[Kind]:
     bare_env = {**_lambda_env(url, bare_dir), "BARE_TABLE": _bare_table(url)}
     item = proxy_event("GET", "/api/item", {})
     jupiter = {**_lambda_env(url, PROJECT_DIR), **jupiter_env}
+    floor = {"BARE_TRACING": "true", "BARE_PYDANTIC": "true"}
     return [
         Kind(
             "jupiter_traced", PROJECT_DIR, {**jupiter, "JUPITER_TRACING": "true"}, usage
         ),
         Kind("jupiter", PROJECT_DIR, {**jupiter, "JUPITER_TRACING": "false"}, usage),
-        Kind("bare", bare_dir, {**bare_env, "BARE_TRACING": "false"}, item),
+        Kind("bare", bare_dir, bare_env, item),
         Kind("bare_traced", bare_dir, {**bare_env, "BARE_TRACING": "true"}, item),
+        Kind("bare_floor", bare_dir, {**bare_env, **floor}, item),
     ]
 
 
@@ -394,6 +399,7 @@ def _figures(
         "cpu_tracing_on": ratio("jupiter_traced", "bare", "cpu"),
         "cpu_tracing_off": ratio("jupiter", "bare", "cpu"),
         "both_traced": ratio("jupiter_traced", "bare_traced"),
+        "over_floor": ratio("jupiter_traced", "bare_floor"),
         "import_tracing_on": ratio("jupiter_traced", "bare", "import"),
         "import_tracing_off": ratio("jupiter", "bare", "import"),
     }
@@ -434,6 +440,12 @@ def _rows(figures: dict[str, Any]) -> list[tuple[str, ...]]:
             cell("jupiter_traced", "total"),
             cell("bare_traced", "total"),
             f"{ratios['both_traced']:.2f}x",
+        ),
+        (
+            "spawn to first response, bare with X-Ray and a pydantic model",
+            cell("jupiter_traced", "total"),
+            cell("bare_floor", "total"),
+            f"{ratios['over_floor']:.2f}x",
         ),
     ]
     parts = (

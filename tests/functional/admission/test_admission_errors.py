@@ -6,7 +6,6 @@ none is a 500.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -408,7 +407,7 @@ def test_throttled_store_is_503_with_retry_after_and_nothing_admitted(
             "ProvisionedThroughputExceededException",
             http_status_code=400,
         )
-    failing = dataclasses.replace(core, gateway=_failing_gateway(core, client))
+    failing = core.replacing(gateway=_failing_gateway(core, client))
     with stubber, services_module.override(failing):
         refused = http.http.get("/api/usage", headers=reader)
     problem(refused, 503, "store_unavailable")
@@ -433,7 +432,7 @@ class Unreachable:
 def test_unreachable_store_is_503_not_500(
     http: Client, core: services_module.Services, reader: dict[str, str]
 ) -> None:
-    failing = dataclasses.replace(core, gateway=_failing_gateway(core, Unreachable()))
+    failing = core.replacing(gateway=_failing_gateway(core, Unreachable()))
     with services_module.override(failing):
         refused = http.http.get("/api/usage", headers=reader)
     problem(refused, 503, "store_unavailable")
