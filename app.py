@@ -10,9 +10,7 @@ from chalice.app import Chalice, CloudWatchEvent, Rate, SQSEvent, WebsocketEvent
 from chalicelib import logs
 from chalicelib.events import dispatcher
 from chalicelib.http.edge import Edge
-from chalicelib.realtime import handlers as realtime
 from chalicelib.routes import REGISTRY
-from chalicelib.webhooks import handler as webhook_handler
 from chalicelib.webhooks.queue import delivery_queue_name
 
 app = Chalice(app_name="jupiter-api")
@@ -26,32 +24,46 @@ logs.configure()
 Edge(app, REGISTRY).mount()
 
 
+# The handlers below import their modules when they run: every Lambda
+# function imports this file, and the REST function's cold start should not
+# pay for the WebSocket and webhook machinery it never calls.
+
 # WebSocket: Chalice routes only $connect, $default and $disconnect, and only
 # on the root app; the realtime service dispatches on each frame's type.
 
 
 @app.on_ws_connect()
 def ws_connect(event: WebsocketEvent) -> dict[str, Any]:
+    from chalicelib.realtime import handlers as realtime
+
     return realtime.connect(event.to_dict())
 
 
 @app.on_ws_message()
 def ws_message(event: WebsocketEvent) -> dict[str, Any]:
+    from chalicelib.realtime import handlers as realtime
+
     return realtime.message(event.to_dict())
 
 
 @app.on_ws_disconnect()
 def ws_disconnect(event: WebsocketEvent) -> dict[str, Any]:
+    from chalicelib.realtime import handlers as realtime
+
     return realtime.disconnect(event.to_dict())
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="system_status")
 def system_status(event: CloudWatchEvent) -> None:
+    from chalicelib.realtime import handlers as realtime
+
     realtime.publish_status()
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="ws_sweep")
 def ws_sweep(event: CloudWatchEvent) -> None:
+    from chalicelib.realtime import handlers as realtime
+
     realtime.sweep()
 
 
@@ -61,6 +73,8 @@ def ws_sweep(event: CloudWatchEvent) -> None:
 
 @app.on_sqs_message(queue=delivery_queue_name(), batch_size=5)
 def deliver_webhooks(event: SQSEvent) -> None:
+    from chalicelib.webhooks import handler as webhook_handler
+
     webhook_handler.deliver_sqs_event(event)
 
 

@@ -17,12 +17,18 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 
-from benchmarks import admission, fanout, load, summary, webhooks
+from benchmarks import admission, cold_start, fanout, load, summary, webhooks
 from benchmarks.report import OUTPUT, Report, machine, render, write
 
 Benchmark = Callable[[], Report]
 
-BENCHMARKS: list[Benchmark] = [admission.run, fanout.run, webhooks.run, load.run]
+BENCHMARKS: list[Benchmark] = [
+    admission.run,
+    cold_start.run,
+    fanout.run,
+    webhooks.run,
+    load.run,
+]
 
 
 def _name(benchmark: Benchmark) -> str:

@@ -2,18 +2,27 @@
 
 Nothing touches boto3 at import time: tests import moto first, and Lambda
 pays for a client only when a handler needs it.
+
+Every client comes from one boto3 session per process. A session loads
+botocore's handlers, endpoint rules and list of services when it is made, and
+its loader caches what it has read: a second session for a second client
+would pay that again, tens of milliseconds of a cold start. Sessions are not
+safe to share between threads, so clients are made under a lock (the clients
+themselves are).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
+from collections.abc import Callable
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
 from chalicelib.aws_actions import watch
-from chalicelib.config import settings
+from chalicelib.config import Settings, settings
 
 if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi.client import (
@@ -31,11 +40,26 @@ _CLIENT_CONFIG = Config(
 )
 
 
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def session() -> boto3.session.Session:
+    """Return the process's boto3 session (make clients with :func:`client`)."""
+    return boto3.session.Session()
+
+
+def client(service: str, **arguments: Any) -> Any:
+    """Make a client of ``service`` from the process's session."""
+    with _lock:
+        factory: Any = session().client
+        return factory(service, **arguments)
+
+
 @lru_cache(maxsize=8)
 def _client(service: str, region: str, endpoint_url: str | None) -> Any:
-    factory: Any = boto3.session.Session().client
     return watch(
-        factory(
+        client(
             service,
             region_name=region,
             endpoint_url=endpoint_url,
@@ -47,15 +71,42 @@ def _client(service: str, region: str, endpoint_url: str | None) -> Any:
 def dynamodb() -> DynamoDBClient:
     """Return the DynamoDB client for the configured region and endpoint."""
     config = settings()
-    client: DynamoDBClient = _client("dynamodb", config.region, config.aws_endpoint_url)
-    return client
+    made: DynamoDBClient = _client("dynamodb", config.region, config.aws_endpoint_url)
+    return made
 
 
 def sqs() -> SQSClient:
     """Return the SQS client for the configured region and endpoint."""
     config = settings()
-    client: SQSClient = _client("sqs", config.region, config.aws_endpoint_url)
-    return client
+    made: SQSClient = _client("sqs", config.region, config.aws_endpoint_url)
+    return made
+
+
+def sqs_on_first_use(config: Settings) -> SQSClient:
+    """Return ``config``'s SQS client, to be made when first called.
+
+    Only webhook deliveries use SQS, and most requests queue none: making the
+    client (loading its model) is left out of their cold start.
+    """
+    deferred: Any = OnFirstUse(
+        partial(_client, "sqs", config.region, config.aws_endpoint_url)
+    )
+    made: SQSClient = deferred
+    return made
+
+
+class OnFirstUse:
+    """Stands in for a client and makes it when one of its attributes is read."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._made: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for attributes this object lacks: the client's.
+        if self._made is None:
+            self._made = self._make()
+        return getattr(self._made, name)
 
 
 # Fan-out posts from a pool of threads: give the connection pool room for all
@@ -70,9 +121,8 @@ _MANAGEMENT_CONFIG = Config(
 
 @lru_cache(maxsize=8)
 def _management(region: str, endpoint_url: str) -> Any:
-    factory: Any = boto3.session.Session().client
     return watch(
-        factory(
+        client(
             "apigatewaymanagementapi",
             region_name=region,
             endpoint_url=endpoint_url,
@@ -83,11 +133,12 @@ def _management(region: str, endpoint_url: str) -> Any:
 
 def management(endpoint_url: str) -> ApiGatewayManagementApiClient:
     """Return the @connections client of one WebSocket API endpoint."""
-    client: ApiGatewayManagementApiClient = _management(settings().region, endpoint_url)
-    return client
+    made: ApiGatewayManagementApiClient = _management(settings().region, endpoint_url)
+    return made
 
 
 def reset_clients() -> None:
-    """Forget every client; tests call this between moto contexts."""
+    """Forget every client and the session; tests call this between moto contexts."""
     _client.cache_clear()
     _management.cache_clear()
+    session.cache_clear()

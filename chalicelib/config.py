@@ -10,7 +10,6 @@ import os
 from functools import lru_cache
 from typing import Any, Literal
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import (
     BaseModel,
@@ -162,8 +161,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
 
 def read_parameter(name: str, raw: dict[str, str]) -> str:
     """Read a SecureString from SSM Parameter Store; name the variable on failure."""
+    # Imported here: chalicelib.aws reads settings from this module.
+    from chalicelib import aws
+
     client: Any = watch(
-        boto3.session.Session().client(
+        aws.client(
             "ssm",
             region_name=raw.get("region"),
             endpoint_url=raw.get("aws_endpoint_url"),

@@ -11,17 +11,17 @@ from typing import Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 from chalice.app import Response
-from pydantic import BaseModel
 
 from chalicelib import __version__, aws, logs
 from chalicelib.errors import StoreUnavailable
 from chalicelib.http.call import Call
+from chalicelib.models import Model
 from chalicelib.services import services
 
 logger = logging.getLogger(__name__)
 
 
-class Health(BaseModel):
+class Health(Model):
     """The service's health."""
 
     status: Literal["ok"]

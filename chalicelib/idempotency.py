@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from chalice.app import Response
@@ -94,17 +95,32 @@ class IdempotencyGuard:
     """Runs a POST at most once per (owner, Idempotency-Key) for 24 hours."""
 
     def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    # Powertools is imported on first use, not with this module: its
+    # idempotency utility costs a cold start about 20 ms, and only a POST that
+    # carries an Idempotency-Key needs it.
+
+    @cached_property
+    def _store(self) -> Any:
         from aws_lambda_powertools.utilities.idempotency import (
             DynamoDBPersistenceLayer,
-            IdempotencyConfig,
         )
 
-        self._store = DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
+        return DynamoDBPersistenceLayer(
+            table_name=self._table, boto3_client=self._client
+        )
+
+    @cached_property
+    def _config(self) -> Any:
+        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
         # Powertools types these as its own LambdaContext and hook protocol;
         # it only calls ``get_remaining_time_in_millis`` and the hook.
         budget: Any = _RequestBudget()
         hook: Any = _mark_replayed
-        self._config = IdempotencyConfig(
+        return IdempotencyConfig(
             event_key_jmespath="key",
             payload_validation_jmespath="request",
             expires_after_seconds=RETENTION_SECONDS,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from chalicelib.admission.window import WindowUse
 from chalicelib.clock import iso
 from chalicelib.http.call import Call
+from chalicelib.models import Model
 
 
-class WindowReport(BaseModel):
+class WindowReport(Model):
     """One window's use."""
 
     limit: int
@@ -18,7 +19,7 @@ class WindowReport(BaseModel):
     resets_at: str = Field(description="When the window next frees room or rolls over.")
 
 
-class UsageReport(BaseModel):
+class UsageReport(Model):
     """Response of ``GET /api/usage`` (counts include this request)."""
 
     key_id: str

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from chalicelib.analytics.buckets import Period
 from chalicelib.keys.models import StrictModel
+from chalicelib.models import Model
 
 
 class PeriodQuery(StrictModel):
@@ -14,7 +15,7 @@ class PeriodQuery(StrictModel):
     period: Period = Period.DAY
 
 
-class AnalyticsResult(BaseModel):
+class AnalyticsResult(Model):
     """One metric over one period."""
 
     metric: str
@@ -30,14 +31,14 @@ class AnalyticsResult(BaseModel):
     exact: bool = Field(description="Whether the figure is an exact count.")
 
 
-class KeyRequests(BaseModel):
+class KeyRequests(Model):
     """One key's request count."""
 
     key_id: str
     requests: int
 
 
-class LatencyPercentiles(BaseModel):
+class LatencyPercentiles(Model):
     """Latency percentiles in ms: upper bounds of histogram buckets."""
 
     p50: float | None
@@ -47,7 +48,7 @@ class LatencyPercentiles(BaseModel):
     mean: float | None
 
 
-class StatsReport(BaseModel):
+class StatsReport(Model):
     """Response of ``GET /api/stats``."""
 
     period: Period

@@ -3,23 +3,28 @@ the docs page, the SDK zips and the Postman collection.
 
 Every answer is built once per process (the registry does not change while it
 runs) and per base URL, since the documents name the server they describe.
+
+The modules that build them (the OpenAPI and AsyncAPI builders, the Jinja2
+docs page and SDK templates) are imported by the handlers that use them, not
+with this module: ``app.py`` imports every handler, and their import would
+add tens of milliseconds to every cold start, for routes few requests call.
 """
 
 from __future__ import annotations
 
 import json
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Response
 
-from chalicelib.apidoc import docs_page, postman
-from chalicelib.apidoc.asyncapi import build_asyncapi
-from chalicelib.apidoc.openapi import Document, build_openapi, with_server
 from chalicelib.errors import NotFound
 from chalicelib.http.call import Call
-from chalicelib.sdks.generator import LANGUAGES, PACKAGE_NAMES, render_sdk, zip_sdk
 from chalicelib.services import services
+
+if TYPE_CHECKING:
+    from chalicelib.apidoc.docs_page import Page
+    from chalicelib.apidoc.openapi import Document
 
 JSON = "application/json"
 CACHE = "public, max-age=300"
@@ -28,6 +33,8 @@ CACHE = "public, max-age=300"
 @cache
 def openapi_document() -> Document:
     """Return the OpenAPI document of every registered route."""
+    from chalicelib.apidoc.openapi import build_openapi
+
     # The registry imports this module for its handlers, so read it on first use.
     from chalicelib.routes import REGISTRY
 
@@ -54,6 +61,8 @@ def ws_url(call: Call) -> str:
 
 
 def get_openapi(call: Call) -> Response:
+    from chalicelib.apidoc.openapi import with_server
+
     return _json(with_server(openapi_document(), base_url(call)))
 
 
@@ -81,6 +90,8 @@ def get_docs(call: Call) -> Response:
 
 
 def get_sdk(call: Call) -> Response:
+    from chalicelib.sdks.generator import LANGUAGES, PACKAGE_NAMES
+
     language = call.path_params["language"]
     if language not in LANGUAGES:
         raise NotFound(
@@ -109,19 +120,27 @@ def _json(document: dict[str, Any]) -> Response:
 
 @cache
 def _asyncapi(ws: str) -> dict[str, Any]:
+    from chalicelib.apidoc.asyncapi import build_asyncapi
+
     return build_asyncapi(ws)
 
 
 @cache
 def _postman(base: str) -> dict[str, Any]:
+    from chalicelib.apidoc import postman
+
     return postman.collection(openapi_document(), base)
 
 
 @cache
-def _docs(base: str, ws: str) -> docs_page.Page:
+def _docs(base: str, ws: str) -> Page:
+    from chalicelib.apidoc import docs_page
+
     return docs_page.render(openapi_document(), _asyncapi(ws), base)
 
 
 @cache
 def _sdk_zip(language: str, base: str) -> bytes:
+    from chalicelib.sdks.generator import render_sdk, zip_sdk
+
     return zip_sdk(language, render_sdk(language, openapi_document(), base))

@@ -11,13 +11,14 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from chalicelib import cursors
 from chalicelib.admission.gateway import Principal
 from chalicelib.dynamo import from_item, to_item
 from chalicelib.errors import InvalidCursor, StoreUnavailable
 from chalicelib.keys.models import OWNER_PATTERN, StrictModel
+from chalicelib.models import Model
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -41,7 +42,7 @@ class ListEventsQuery(StrictModel):
     cursor: str | None = Field(default=None, max_length=2_048)
 
 
-class EventView(BaseModel):
+class EventView(Model):
     """A domain event, as webhooks deliver it."""
 
     event_id: str
@@ -50,7 +51,7 @@ class EventView(BaseModel):
     data: dict[str, Any]
 
 
-class EventList(BaseModel):
+class EventList(Model):
     """Response of ``GET /api/events``: newest first."""
 
     events: list[EventView]

@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 from chalice.app import Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from chalicelib.errors import JupiterError
+from chalicelib.models import Model
 
 PROBLEM_TYPE_BASE = "https://docs.jupiter.example/problems/"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -32,14 +33,14 @@ _CHALICE_CODES = {
 }
 
 
-class FieldError(BaseModel):
+class FieldError(Model):
     """One invalid field of a request."""
 
     field: str = Field(description="Dotted location, for example body.permissions.0")
     message: str
 
 
-class Problem(BaseModel):
+class Problem(Model):
     """An RFC 9457 problem document, as every error is answered."""
 
     type: str

@@ -5,14 +5,15 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
+from chalicelib.models import Model
 from chalicelib.policy import Scope, Tier
 
 OWNER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}$"
 
 
-class StrictModel(BaseModel):
+class StrictModel(Model):
     """Base for request bodies: unknown fields are errors, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -85,7 +86,7 @@ class ListKeysQuery(StrictModel):
     cursor: str | None = Field(default=None, max_length=2048)
 
 
-class KeyView(BaseModel):
+class KeyView(Model):
     """A key as listed: never its secret."""
 
     key_id: str
@@ -111,7 +112,7 @@ class KeyWithSecret(KeyView):
     previous_secret_valid_until: str | None = None
 
 
-class KeyList(BaseModel):
+class KeyList(Model):
     """Response of ``GET /api/keys``."""
 
     keys: list[KeyView]

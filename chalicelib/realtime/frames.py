@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.errors import MalformedJSON, UnknownFrameType
 from chalicelib.http.parsing import parse_json, validate
+from chalicelib.models import Model
 from chalicelib.policy import Scope, Tier
 
 RESUME_WINDOW_SECONDS = 900
@@ -49,7 +50,7 @@ CHANNEL_SCOPES: dict[Channel, Scope | None] = {
 FrameId = Annotated[str, Field(max_length=64, description="Echoed as reply_to.")]
 
 
-class ClientFrame(BaseModel):
+class ClientFrame(Model):
     """Fields every client frame may carry."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -103,7 +104,7 @@ ClientMessage = Annotated[
 ]
 
 
-class ServerFrame(BaseModel):
+class ServerFrame(Model):
     """Fields every server frame may carry."""
 
     reply_to: str | None = Field(
@@ -178,7 +179,7 @@ class Error(ServerFrame):
     )
 
 
-class Broadcast(BaseModel):
+class Broadcast(Model):
     """Fields every broadcast frame carries."""
 
     channel: Channel

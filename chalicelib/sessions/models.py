@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from chalicelib.keys.models import OWNER_PATTERN, StrictModel
+from chalicelib.models import Model
 from chalicelib.threats.models import THREAT_ID_PATTERN
 
 USER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$"
@@ -66,7 +67,7 @@ class ListSessionsQuery(StrictModel):
     cursor: str | None = Field(default=None, max_length=2_048)
 
 
-class Session(BaseModel):
+class Session(Model):
     """A VR session."""
 
     session_id: str
@@ -81,7 +82,7 @@ class Session(BaseModel):
     duration_seconds: int | None = None
 
 
-class SessionList(BaseModel):
+class SessionList(Model):
     """Response of ``GET /api/vr/sessions``: newest first."""
 
     sessions: list[Session]

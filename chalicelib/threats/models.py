@@ -6,9 +6,10 @@ import ipaddress
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
 from chalicelib.keys.models import StrictModel
+from chalicelib.models import Model
 
 THREAT_ID_PATTERN = r"^thr_[0-9a-f]{24}$"
 
@@ -119,7 +120,7 @@ class ListThreatsQuery(StrictModel):
         return _aware(value)
 
 
-class Threat(BaseModel):
+class Threat(Model):
     """A threat of the feed."""
 
     threat_id: str
@@ -136,7 +137,7 @@ class Threat(BaseModel):
     created_at: str
 
 
-class ThreatList(BaseModel):
+class ThreatList(Model):
     """Response of ``GET /api/threats``: newest first."""
 
     threats: list[Threat]

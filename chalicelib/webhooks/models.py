@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from chalicelib.keys.models import OWNER_PATTERN
+from chalicelib.models import Model
 
 EventType = Literal[
     "threat.detected",
@@ -32,7 +33,7 @@ DeliveryStatus = Literal["pending", "succeeded", "failed"]
 AttemptOutcome = Literal["succeeded", "failed", "refused"]
 
 
-class StrictModel(BaseModel):
+class StrictModel(Model):
     """Base for request bodies: unknown fields are errors."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -119,7 +120,7 @@ class ReplayFailedRequest(StrictModel):
         return value
 
 
-class WebhookView(BaseModel):
+class WebhookView(Model):
     """An endpoint as listed: never its secret."""
 
     webhook_id: str
@@ -148,14 +149,14 @@ class WebhookWithSecret(WebhookView):
     secret: str = Field(description="whsec_… signing secret; shown once, store it.")
 
 
-class WebhookList(BaseModel):
+class WebhookList(Model):
     """Response of ``GET /api/webhooks``."""
 
     webhooks: list[WebhookView]
     next_cursor: str | None = None
 
 
-class AttemptView(BaseModel):
+class AttemptView(Model):
     """One attempt of one delivery, as the attempt log shows it."""
 
     delivery_id: str
@@ -173,14 +174,14 @@ class AttemptView(BaseModel):
     )
 
 
-class AttemptList(BaseModel):
+class AttemptList(Model):
     """Response of ``GET /api/webhooks/{webhook_id}/deliveries``, newest first."""
 
     attempts: list[AttemptView]
     next_cursor: str | None = None
 
 
-class DeliveryView(BaseModel):
+class DeliveryView(Model):
     """One event's delivery to one endpoint."""
 
     delivery_id: str
@@ -196,7 +197,7 @@ class DeliveryView(BaseModel):
     last_error: str | None = None
 
 
-class ReplayReport(BaseModel):
+class ReplayReport(Model):
     """Response of ``POST /api/webhooks/{webhook_id}/replay``."""
 
     replayed: int

@@ -6,7 +6,6 @@ none is a 500.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -469,7 +468,7 @@ def test_throttled_store_is_503_with_retry_after_and_nothing_admitted(
     before = key_item(core, key_id)
     events_before = _event_count(core)
     store = FailingStore(STORE_FAULTS[fault])
-    failing = dataclasses.replace(core, gateway=_failing_gateway(core, store))
+    failing = core.replacing(gateway=_failing_gateway(core, store))
     with services_module.override(failing):
         refused = http.http.get("/api/usage", headers=reader)
 

@@ -3,7 +3,6 @@ quota events are recorded once per month per key, even after a lost attempt."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -175,7 +174,7 @@ def losing(core: services_module.Services, lose: int) -> services_module.Service
         guard,
         on_quota_refused=meter.raise_events,
     )
-    return dataclasses.replace(core, meter=meter, gateway=gateway)
+    return core.replacing(meter=meter, gateway=gateway)
 
 
 def test_warning_lost_at_80_percent_is_recorded_by_the_next_byte_write(
