@@ -358,13 +358,20 @@ def test_the_summary_says_not_run_for_every_absent_report(tmp_path: Path) -> Non
     assert "| cold-start ratio" in text
 
 
+COLD_START = "cold-start ratio (to first authenticated response, tracing on)"
+
+
 def test_the_summary_reads_the_figures_each_row_names(tmp_path: Path) -> None:
-    _write(tmp_path, "cold_start", {"ratio": 3.5})
+    _write(tmp_path, "cold_start", {"ratios": {"tracing_on": 3.5}})
     _write(tmp_path, "webhooks", {"ratio": 0.0123})
 
     rows = {row[0]: row for row in summary.collect(tmp_path).report.rows}
 
-    assert rows["cold-start ratio"][1] == "3.50x"
+    assert rows[COLD_START][1:] == (
+        "3.50x",
+        "at most 1.3x",
+        "misses (see the cold-start table)",
+    )
     assert rows["webhook throughput ratio (pipeline / bare signed POSTs)"][1:] == (
         "0.012",
         "-",
@@ -380,7 +387,7 @@ def test_a_report_without_the_named_figure_says_which_is_missing(
 
     rows = {row[0]: row for row in summary.collect(tmp_path).report.rows}
 
-    assert rows["cold-start ratio"][1].startswith("no figure cold_start.ratio")
+    assert rows[COLD_START][1].startswith("no figure cold_start.ratios.tracing_on")
 
 
 @pytest.mark.xdist_group("stack")
