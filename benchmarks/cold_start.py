@@ -51,7 +51,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import boto3
 
@@ -76,6 +76,9 @@ HEAVIEST = 12
 
 # Run as ``python -c DRIVER EVENT`` in the app's directory: ``sys.path[0]`` is
 # then that directory, and ``app`` is imported from it as Lambda imports it.
+# The app writes to stdout too (its metrics documents), so the driver's line
+# is the one that starts with RESULT.
+RESULT = "@cold-start-result "
 DRIVER = """\
 import time
 started = time.perf_counter()
@@ -90,13 +93,13 @@ context = types.SimpleNamespace(
 )
 response = app(json.loads(sys.argv[1]), context)
 served = time.perf_counter()
-print(json.dumps({
+print(RESULT + json.dumps({
     "status": response["statusCode"],
     "import_s": imported - started,
     "request_s": served - imported,
     "cpu_s": time.process_time(),
 }), flush=True)
-"""
+""".replace("RESULT", repr(RESULT))
 
 
 @dataclass(frozen=True)
@@ -312,13 +315,21 @@ def _spawn(kind: Kind, *flags: str) -> Sample:
         watchdog.start()
         try:
             assert process.stdout is not None
-            line = process.stdout.readline()
+            line = _result_line(process.stdout)
             total = time.perf_counter() - started
             process.communicate()
         finally:
             watchdog.cancel()
         errors.seek(0)
         return _sample(kind, line, total, errors.read())
+
+
+def _result_line(stdout: IO[str]) -> str:
+    """Read up to the driver's result line; what the app printed is skipped."""
+    for line in stdout:
+        if line.startswith(RESULT):
+            return line.removeprefix(RESULT)
+    return ""
 
 
 def _sample(kind: Kind, line: str, total: float, errors: str) -> Sample:
