@@ -269,7 +269,9 @@ def test_stream_threats_sends_the_latest_threats_at_once(
     newest = post_threat(stack, writer, "snapshot")
     with websocket(stack) as client:
         client.authenticate(reader)
-        snapshot = client.ask({"type": "stream_threats", "limit": 5})
+        client.send({"type": "stream_threats", "limit": 5})
+        # The update of the threat posted just before may come first.
+        snapshot = client.until("threat_snapshot")
         post_threat(stack, writer, "live")
         # The snapshot's own threat may still be on its way as an update:
         # subscribing before the snapshot favours a duplicate over a gap.
