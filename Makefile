@@ -44,7 +44,7 @@ FUZZ_EXAMPLES ?= 300
 .PHONY: fuzz
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_PHASES=examples,coverage,fuzzing \
-	FUZZ_SEED=$(FUZZ_SEED) $(BIN)/python -m pytest -q tests/e2e/test_schemathesis.py
+	FUZZ_SEED=$(FUZZ_SEED) $(BIN)/python -m pytest -q -rP tests/e2e/test_schemathesis.py
 
 # The Python, JavaScript and Unity SDKs, unpacked and zipped, from the same
 # OpenAPI document the service serves.

@@ -65,5 +65,7 @@ def test_no_5xx_and_no_response_breaking_its_schema(stack: LocalStack) -> None:
         timeout=TIMEOUT,
     )
     summary = done.stdout[-4000:]
+    # Shown by ``make fuzz`` (pytest -rP): the operations and cases it ran.
+    print(summary)
     assert done.returncode == 0, summary + done.stderr[-2000:]
     assert " passed" in summary
