@@ -161,7 +161,7 @@ def parse_url(url: str, allow_http: bool) -> Target:
     if _FORBIDDEN_CHARACTERS.search(url):
         raise UrlRefused(
             "the URL contains whitespace, control or non-ASCII characters or '\\'"
-            " (percent-encode them)"
+            " (percent-encode them, and use punycode for names)"
         )
     try:
         parts = urlsplit(url)
