@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -23,6 +24,8 @@ MAX_NUMBER_LENGTH = 100
 MAX_FIELD_ERRORS = 20
 # How much of a repeated key the error repeats back.
 _KEY_SHOWN = 64
+# A \uD800-\uDFFF escape: only then can a parsed string hold a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def parse_json(raw: bytes | None) -> Any:
@@ -45,7 +48,7 @@ def parse_json(raw: bytes | None) -> Any:
     if _nesting(text) > MAX_NESTING:
         raise MalformedJSON(f"the body nests deeper than {MAX_NESTING} levels")
     try:
-        return json.loads(
+        value = json.loads(
             text,
             object_pairs_hook=_no_duplicates,
             parse_constant=_no_constant,
@@ -55,6 +58,23 @@ def parse_json(raw: bytes | None) -> Any:
     except json.JSONDecodeError as exc:
         raise MalformedJSON(
             f"the body is not valid JSON: {exc.msg} at {exc.pos}"
+        ) from None
+    if _SURROGATE_ESCAPE.search(text):
+        _check_text(value)
+    return value
+
+
+def _check_text(value: Any) -> None:
+    """Refuse a ``\\udXXX`` escape outside a surrogate pair: it is not text.
+
+    Python keeps such a lone surrogate in the string, and it fails later, when
+    the string is written to DynamoDB or serialized into the answer.
+    """
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedJSON(
+            "the body escapes a lone UTF-16 surrogate (\\ud800-\\udfff)"
         ) from None
 
 

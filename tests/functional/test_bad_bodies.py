@@ -70,6 +70,11 @@ MALFORMED = {
     "latin-1": (b'{"name": "caf\xe9"}', "not valid UTF-8"),
     "utf-16": (json.dumps(KEY).encode("utf-16"), "not valid UTF-8"),
     "lone-surrogate-bytes": (b'{"name": "\xed\xa0\x80"}', "not valid UTF-8"),
+    "lone-surrogate-escape": (b'{"name": "\\ud800x"}', "lone UTF-16 surrogate"),
+    "lone-low-surrogate-in-a-list": (
+        b'{"name": "n", "owner_id": "org_a", "permissions": ["\\udfff"]}',
+        "lone UTF-16 surrogate",
+    ),
     "utf-8-bom": (b"\xef\xbb\xbf" + json.dumps(KEY).encode(), "BOM"),
     "duplicate-key": (b'{"name": "a", "name": "b"}', "repeats the key 'name'"),
     "duplicate-nested-key": (

@@ -148,3 +148,16 @@ def test_a_validation_error_lists_a_bounded_number_of_fields() -> None:
         validate(Body, data, "body")
     assert len(raised.value.extra["errors"]) == MAX_FIELD_ERRORS
     assert raised.value.detail.endswith(f" and {1_000 - MAX_FIELD_ERRORS} more")
+
+
+@pytest.mark.parametrize(
+    "text", [b'"\\ud800"', b'["a", {"k": "x\\udc00"}]', b'{"\\ud83d": 1}']
+)
+def test_an_escaped_lone_surrogate_is_refused(text: bytes) -> None:
+    with pytest.raises(MalformedJSON, match="lone UTF-16 surrogate"):
+        parse_json(text)
+
+
+def test_an_escaped_surrogate_pair_and_an_escaped_backslash_are_text() -> None:
+    assert parse_json(b'"\\ud83d\\ude00"') == "\U0001f600"
+    assert parse_json(b'"\\\\ud800"') == "\\ud800"
