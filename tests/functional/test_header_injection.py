@@ -222,3 +222,12 @@ def test_the_documents_name_only_a_plain_host_and_scheme(client: Client) -> None
         answer = client.http.get("/api/openapi.json", headers=headers)
         served = json.loads(answer.body)["servers"]
         assert served == [{"url": f"{expected}://api.example"}], case
+
+
+def test_documents_kept_per_host_are_bounded(client: Client) -> None:
+    from chalicelib.apidoc import api
+
+    for number in range(3 * api.PER_URL_CACHE):
+        host = {"Host": f"host{number}.example"}
+        assert client.http.get("/api/postman.json", headers=host).status_code == 200
+    assert api._postman.cache_info().currsize <= api.PER_URL_CACHE
