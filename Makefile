@@ -45,6 +45,15 @@ test: $(STAMP)
 unit functional e2e: $(STAMP)
 	$(BIN)/python -m pytest -q tests/$@
 
+# Schemathesis over the whole API of a live local stack, with an admin key: no
+# 5xx, every response true to its schema. FUZZ_EXAMPLES per operation (300),
+# FUZZ_SEED to replay a run.
+FUZZ_EXAMPLES ?= 300
+.PHONY: fuzz
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_PHASES=examples,coverage,fuzzing \
+	FUZZ_SEED=$(FUZZ_SEED) $(BIN)/python -m pytest -q -rP tests/e2e/test_schemathesis.py
+
 # The Python, JavaScript and Unity SDKs, unpacked and zipped, from the same
 # OpenAPI document the service serves.
 sdks: $(STAMP)

@@ -13,7 +13,8 @@ add tens of milliseconds to every cold start, for routes few requests call.
 from __future__ import annotations
 
 import json
-from functools import cache
+import re
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from chalice.app import Response
@@ -28,6 +29,15 @@ if TYPE_CHECKING:
 
 JSON = "application/json"
 CACHE = "public, max-age=300"
+# A host name or bracketed IPv6 address, and an optional port.
+_HOST = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+    r"|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?"
+)
+DEFAULT_HOST = "127.0.0.1"
+# Documents kept per base URL: bounded, since the Host header picks the URL.
+PER_URL_CACHE = 8
 
 
 @cache
@@ -47,8 +57,15 @@ def base_url(call: Call) -> str:
     if configured:
         return configured.rstrip("/")
     headers = {k.lower(): v for k, v in call.headers.items()}
-    host = headers.get("host", "127.0.0.1")
-    scheme = headers.get("x-forwarded-proto", "http").split(",")[0].strip()
+    # Both headers come from the client when no proxy sets them, and the URL
+    # lands in the documents, the docs page and the SDKs' source: take only a
+    # plain host[:port] and http or https, never whatever else was sent.
+    host = headers.get("host", "")
+    if not _HOST.fullmatch(host):
+        host = DEFAULT_HOST
+    scheme = headers.get("x-forwarded-proto", "http").split(",")[0].strip().lower()
+    if scheme not in ("http", "https"):
+        scheme = "http"
     return f"{scheme}://{host}"
 
 
@@ -118,28 +135,28 @@ def _json(document: dict[str, Any]) -> Response:
     )
 
 
-@cache
+@lru_cache(maxsize=PER_URL_CACHE)
 def _asyncapi(ws: str) -> dict[str, Any]:
     from chalicelib.apidoc.asyncapi import build_asyncapi
 
     return build_asyncapi(ws)
 
 
-@cache
+@lru_cache(maxsize=PER_URL_CACHE)
 def _postman(base: str) -> dict[str, Any]:
     from chalicelib.apidoc import postman
 
     return postman.collection(openapi_document(), base)
 
 
-@cache
+@lru_cache(maxsize=PER_URL_CACHE)
 def _docs(base: str, ws: str) -> Page:
     from chalicelib.apidoc import docs_page
 
     return docs_page.render(openapi_document(), _asyncapi(ws), base)
 
 
-@cache
+@lru_cache(maxsize=PER_URL_CACHE)
 def _sdk_zip(language: str, base: str) -> bytes:
     from chalicelib.sdks.generator import render_sdk, zip_sdk
 

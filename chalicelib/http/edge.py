@@ -34,7 +34,7 @@ from chalicelib.errors import JupiterError, PayloadTooLarge
 from chalicelib.http import cors, problems
 from chalicelib.http.access_log import clean, log_request
 from chalicelib.http.call import Call
-from chalicelib.http.parsing import parse_json, validate
+from chalicelib.http.parsing import parse_body, validate
 from chalicelib.http.ratelimit_headers import rate_limit_headers
 from chalicelib.http.registry import Registry, Route
 from chalicelib.idempotency import HEADER as IDEMPOTENCY_HEADER
@@ -177,7 +177,7 @@ class Edge:
         # that attribute is shared by every thread of a local server.
         request = admitted.request
         raw = _raw_body(request)
-        body = validate(route.body, parse_json(raw), "body") if route.body else None
+        body = parse_body(route.body, raw) if route.body else None
         query = (
             validate(route.query, dict(request.query_params or {}), "query")
             if route.query

@@ -248,7 +248,7 @@ def frame_id(body: str) -> str | None:
     """Return a frame's ``id`` if it has a usable one, even when it is invalid."""
     try:
         raw = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     value = raw.get("id") if isinstance(raw, dict) else None
     return value if isinstance(value, str) and len(value) <= 64 else None
@@ -257,7 +257,8 @@ def frame_id(body: str) -> str | None:
 def parse(body: str) -> ClientFrame:
     """Decode and validate one client frame."""
     try:
-        raw = parse_json(body.encode())
+        # A lone surrogate cannot be UTF-8: let the parser refuse it as such.
+        raw = parse_json(body.encode("utf-8", "surrogatepass"))
     except MalformedJSON as exc:
         raise MalformedJSON(exc.detail.replace("the body", "the frame", 1)) from None
     if not isinstance(raw, dict):

@@ -87,7 +87,10 @@ _GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
 
 _HOSTNAME = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*$")
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
-_FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x20\x7f\\]")
+# Anything but printable ASCII, and the backslash some parsers read as "/":
+# a URL travels in a request line, where non-ASCII (U+2028, U+0085, ...) has
+# no place unencoded.
+_FORBIDDEN_CHARACTERS = re.compile(r"[^\x21-\x5b\x5d-\x7e]")
 
 
 class UrlRefused(ValueError):
@@ -158,7 +161,10 @@ def parse_url(url: str, allow_http: bool) -> Target:
     if len(url) > MAX_URL_LENGTH:
         raise UrlRefused(f"the URL is longer than {MAX_URL_LENGTH} characters")
     if _FORBIDDEN_CHARACTERS.search(url):
-        raise UrlRefused("the URL contains whitespace, control characters or '\\'")
+        raise UrlRefused(
+            "the URL contains whitespace, control or non-ASCII characters or '\\'"
+            " (percent-encode them, and use punycode for names)"
+        )
     try:
         parts = urlsplit(url)
         hostname = parts.hostname or ""

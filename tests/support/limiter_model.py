@@ -49,6 +49,8 @@ class Model:
 
     limits: Limits
     admitted: list[float] = field(default_factory=list)
+    # Each refusal's instant and how many admissions its 61 minutes then held.
+    refused: list[tuple[float, int]] = field(default_factory=list)
 
     def hour_minutes(self, now: float) -> list[int]:
         minute = int(now // MINUTE)
@@ -77,12 +79,17 @@ class Model:
             return None
         return max(1, math.ceil(max(waits) - now))
 
+    def in_hour_buckets(self, now: float) -> int:
+        """Return the admissions in the 61 one-minute buckets ending at ``now``."""
+        return len(self.hour_minutes(now))
+
     def most_in_any_hour(self) -> int:
-        """Return the most admissions in any 3,600 s interval."""
+        """Return the most admissions in any closed 3,600 s interval."""
         times = sorted(self.admitted)
         most, start = 0, 0
         for end, at in enumerate(times):
-            while times[start] <= at - 3600:
+            # Closed: two admissions exactly 3,600 s apart share an interval.
+            while times[start] < at - 3600:
                 start += 1
             most = max(most, end - start + 1)
         return most
@@ -153,6 +160,7 @@ def drive(
         except RateLimited as refusal:
             assert expected is not None, f"refused at {at} with room: {refusal}"
             assert refusal.retry_after == expected, (at, refusal.retry_after)
+            model.refused.append((at, model.in_hour_buckets(at)))
         else:
             assert expected is None, f"admitted at {at} with no room"
             model.admitted.append(at)

@@ -6,7 +6,14 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.errors import MalformedJSON, ValidationFailed
-from chalicelib.http.parsing import MAX_NESTING, parse_json, validate
+from chalicelib.http.parsing import (
+    MAX_FIELD_ERRORS,
+    MAX_NESTING,
+    MAX_NUMBER_LENGTH,
+    parse_body,
+    parse_json,
+    validate,
+)
 
 
 class Body(BaseModel):
@@ -95,3 +102,62 @@ def test_validation_errors_never_echo_the_input() -> None:
         validate(Body, {"name": "n", "count": secret_looking}, "query")
     assert secret_looking not in str(raised.value.extra)
     assert raised.value.extra["errors"][0]["field"] == "query.count"
+
+
+@pytest.mark.parametrize("text", [b"1e999", b"[-1e400]", b'{"n": 1.8e308}'])
+def test_numbers_too_large_for_a_float_are_refused(text: bytes) -> None:
+    with pytest.raises(MalformedJSON, match="too large for a float"):
+        parse_json(text)
+
+
+def test_number_literals_past_the_length_limit_are_refused_not_a_value_error() -> None:
+    # Python itself refuses integers of more than 4,300 digits with a ValueError.
+    with pytest.raises(MalformedJSON, match="longer than"):
+        parse_json(b"[" + b"7" * 5_000 + b"]")
+    with pytest.raises(MalformedJSON, match="longer than"):
+        parse_json(b"0." + b"1" * MAX_NUMBER_LENGTH)
+    assert parse_json(b"9" * MAX_NUMBER_LENGTH) == int("9" * MAX_NUMBER_LENGTH)
+
+
+def test_a_repeated_key_is_shown_escaped_and_bounded() -> None:
+    key = "\u2028\r\n" + "k" * 500
+    raw = ("{" + f'"{key}": 1, "{key}": 2' + "}").encode()
+    with pytest.raises(MalformedJSON) as raised:
+        parse_json(raw.replace(b"\r\n", b"\\r\\n"))
+    detail = raised.value.detail
+    assert "\\u2028\\r\\n" in detail
+    assert "\n" not in detail and "\u2028" not in detail
+    assert len(detail) < 120
+
+
+def test_a_literal_null_body_is_not_an_empty_object() -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        parse_body(Body, b"null")
+    assert [e["field"] for e in raised.value.extra["errors"]] == ["body"]
+    with pytest.raises(ValidationFailed) as raised:
+        parse_body(Body, b"")
+    assert {e["field"] for e in raised.value.extra["errors"]} == {
+        "body.name",
+        "body.count",
+    }
+
+
+def test_a_validation_error_lists_a_bounded_number_of_fields() -> None:
+    data = {"name": "n", "count": 1, **{f"x{i}": 1 for i in range(1_000)}}
+    with pytest.raises(ValidationFailed) as raised:
+        validate(Body, data, "body")
+    assert len(raised.value.extra["errors"]) == MAX_FIELD_ERRORS
+    assert raised.value.detail.endswith(f" and {1_000 - MAX_FIELD_ERRORS} more")
+
+
+@pytest.mark.parametrize(
+    "text", [b'"\\ud800"', b'["a", {"k": "x\\udc00"}]', b'{"\\ud83d": 1}']
+)
+def test_an_escaped_lone_surrogate_is_refused(text: bytes) -> None:
+    with pytest.raises(MalformedJSON, match="lone UTF-16 surrogate"):
+        parse_json(text)
+
+
+def test_an_escaped_surrogate_pair_and_an_escaped_backslash_are_text() -> None:
+    assert parse_json(b'"\\ud83d\\ude00"') == "\U0001f600"
+    assert parse_json(b'"\\\\ud800"') == "\\ud800"

@@ -114,6 +114,11 @@ def test_garbage_frames_get_errors_and_the_connection_stays_usable(
         '{"type": "ping", "unexpected": 1}': "validation_error",
         '{"type": "ping", "type": "ping"}': "malformed_json",
         "": "malformed_json",
+        "[" * 10_000: "malformed_json",
+        '{"type": "ping", "id": ' + "[" * 5_000 + "]" * 5_000 + "}": "malformed_json",
+        '{"type": "ping", "n": 1e999}': "malformed_json",
+        '{"type": "ping", "n": ' + "9" * 5_000 + "}": "malformed_json",
+        '{"type": "ping", "bad": "\ud800"}': "malformed_json",
     }
     for body, code in garbage.items():
         answer = ws.ask(connection, body)
