@@ -149,6 +149,13 @@ def test_a_killed_moto_server_is_restarted_and_the_stack_keeps_its_state(
     assert stack_events(stack, "moto_server_restarted") == []
 
     wait_for("the stack to recover", lambda: healthy(stack), OUTAGE_TIMEOUT)
+    # The supervisor logs the restart once the server has answered it, which
+    # can be just after a request went through.
+    wait_for(
+        "the restart to be logged",
+        lambda: bool(stack_events(stack, "moto_server_restarted")),
+        30,
+    )
     (exited,) = stack_events(stack, "moto_server_exited")
     assert (exited["pid"], exited["status"]) == (pid, -signal.SIGKILL)
     (restarted,) = stack_events(stack, "moto_server_restarted")
