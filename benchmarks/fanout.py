@@ -26,15 +26,13 @@ from __future__ import annotations
 import json
 import secrets
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from benchmarks.harness import CallRecorder
-from benchmarks.live import PROJECT_DIR, LiveStack, local_stack
+from benchmarks.live import LineChild, LiveStack, local_stack
 from benchmarks.report import Report
 
 CONNECTIONS = 1_000
@@ -159,51 +157,27 @@ def _report(
     )
 
 
-class Clients:
+class Clients(LineChild):
     """The client process (``benchmarks.ws_clients``), driven line by line."""
 
     def __init__(self, port: int, count: int) -> None:
+        super().__init__("benchmarks.ws_clients", port, count)
         self.count = count
-        self._process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.ws_clients",
-                f"http://127.0.0.1:{port}/ws",
-                str(count),
-            ],
-            cwd=PROJECT_DIR,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
         self._token = ""
         self._wait_for_line("ready")
 
     def expect(self, token: str) -> None:
         """Have the clients count, from now on, the frames that carry ``token``."""
-        assert self._process.stdin is not None
         self._token = token
-        self._process.stdin.write(f"expect {token}\n")
-        self._process.stdin.flush()
+        self.send(f"expect {token}")
         self._wait_for_line(f"expecting {token}")
 
     def wait_for_all(self) -> None:
         """Block until every client has received the expected frame."""
         self._wait_for_line(f"arrived {self._token}")
 
-    def close(self) -> None:
-        assert self._process.stdin is not None
-        self._process.stdin.close()
-        try:
-            self._process.wait(60)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-
     def _wait_for_line(self, expected: str) -> None:
-        assert self._process.stdout is not None
-        line = self._process.stdout.readline().strip()
+        line = self.read()
         if line != expected:
             raise RuntimeError(f"the clients said {line!r}, not {expected!r}")
 

@@ -89,6 +89,41 @@ def local_stack(**settings: str) -> Iterator[LiveStack]:
                 os.environ.update(saved)
 
 
+class LineChild:
+    """A WebSocket client process (``python -m <module> <ws url> <count>``)
+    driven by lines on its stdin and stdout."""
+
+    def __init__(self, module: str, port: int, count: int) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", module, f"http://127.0.0.1:{port}/ws", str(count)],
+            cwd=PROJECT_DIR,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def send(self, line: str) -> None:
+        assert self._process.stdin is not None
+        self._process.stdin.write(line + "\n")
+        self._process.stdin.flush()
+
+    def read(self) -> str:
+        assert self._process.stdout is not None
+        return self._process.stdout.readline().strip()
+
+    def close(self) -> None:
+        """Close its stdin (its signal to leave), and kill it if it stays."""
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        try:
+            self._process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     """Stop a throwaway server: SIGTERM, and a kill if it does not go."""
     process.send_signal(signal.SIGTERM)

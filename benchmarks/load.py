@@ -51,6 +51,7 @@ import requests
 
 from benchmarks.live import (
     PROJECT_DIR,
+    LineChild,
     LiveStack,
     free_port,
     local_stack,
@@ -316,55 +317,23 @@ def _clients_process(config: dict[str, Any], seconds: float) -> dict[str, Any]:
     return result
 
 
-class Subscribers:
+class Subscribers(LineChild):
     """The subscribers' process (``benchmarks.ws_subscribers``), line by line."""
 
     def __init__(self, port: int, count: int, keys: list[dict[str, str]]) -> None:
-        self._process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.ws_subscribers",
-                f"http://127.0.0.1:{port}/ws",
-                str(count),
-            ],
-            cwd=PROJECT_DIR,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        super().__init__("benchmarks.ws_subscribers", port, count)
         credentials = [{k: key[k] for k in ("key_id", "key_secret")} for key in keys]
-        self._send(json.dumps(credentials))
-        line = self._read()
+        self.send(json.dumps(credentials))
+        line = self.read()
         if line != "ready":
             self.close()
             raise RuntimeError(f"the subscribers said {line!r}, not 'ready'")
 
     def wait_for(self, threat_ids: list[str], seconds: float) -> dict[str, Any]:
         """Wait until each subscriber has heard of every threat in ``threat_ids``."""
-        self._send(" ".join(["wait", str(seconds), *threat_ids]))
-        report: dict[str, Any] = json.loads(self._read())
+        self.send(" ".join(["wait", str(seconds), *threat_ids]))
+        report: dict[str, Any] = json.loads(self.read())
         return report
-
-    def close(self) -> None:
-        if self._process.stdin is not None:
-            self._process.stdin.close()
-        try:
-            self._process.wait(60)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-        if self._process.stdout is not None:
-            self._process.stdout.close()
-
-    def _send(self, line: str) -> None:
-        assert self._process.stdin is not None
-        self._process.stdin.write(line + "\n")
-        self._process.stdin.flush()
-
-    def _read(self) -> str:
-        assert self._process.stdout is not None
-        return self._process.stdout.readline().strip()
 
 
 @contextmanager

@@ -132,13 +132,11 @@ class IdempotencyGuard:
     def run(
         self,
         owner: str,
-        key: str | None,
+        key: str,
         request: dict[str, str],
         work: Callable[[], Response],
     ) -> Response:
         """Answer with ``work()``, or with its stored answer for a reused key."""
-        if key is None:
-            return work()
         payload = {"key": f"{owner}|{check_key(key)}", "request": request}
         try:
             stored = self._once(work)(payload=payload)

@@ -202,6 +202,9 @@ def _once(route: Route, call: Call, request: Request) -> Response:
         (v for k, v in call.headers.items() if k.lower() == IDEMPOTENCY_HEADER.lower()),
         None,
     )
+    if key is None:
+        # Most POSTs carry no key: no fingerprint, no idempotency store.
+        return _reply(route, route.handler(call))
     owner = call.principal.owner_id if call.principal else "public"
     return services().idempotency.run(
         owner,

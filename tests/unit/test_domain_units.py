@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import boto3
 import pytest
@@ -24,7 +25,7 @@ from chalicelib.transactions import Cancelled, commit
 NOW = 1_796_000_000.0
 
 
-def _client() -> object:
+def _client() -> Any:
     return boto3.session.Session().client(
         "dynamodb",
         region_name="us-east-1",
@@ -124,7 +125,7 @@ def test_transaction_conflicts_are_retried() -> None:
             "transact_write_items", **_cancelled("TransactionConflict")
         )
         stub.add_response("transact_write_items", {})
-        commit(client, [ITEM])  # type: ignore[arg-type]
+        commit(client, [ITEM])
         stub.assert_no_pending_responses()
 
 
@@ -135,7 +136,7 @@ def test_failed_condition_is_reported_per_item() -> None:
             "transact_write_items", **_cancelled("None", "ConditionalCheckFailed")
         )
         with pytest.raises(Cancelled) as raised:
-            commit(client, [ITEM, ITEM])  # type: ignore[arg-type]
+            commit(client, [ITEM, ITEM])
     assert raised.value.failed(1) and not raised.value.failed(0)
 
 
@@ -149,7 +150,7 @@ def test_persistent_conflicts_and_other_errors_are_503() -> None:
         stub.add_client_error("transact_write_items", "ValidationException")
         for _ in range(2):
             with pytest.raises(StoreUnavailable):
-                commit(client, [ITEM])  # type: ignore[arg-type]
+                commit(client, [ITEM])
 
 
 def test_counter_reads_retry_unprocessed_keys_then_fail() -> None:
@@ -164,19 +165,19 @@ def test_counter_reads_retry_unprocessed_keys_then_fail() -> None:
             "batch_get_item",
             {"Responses": {"t": [{"pk": {"S": "a"}, "n": {"N": "4"}}]}},
         )
-        assert counters.read(client, "t", ["a"]) == {"a": {"n": 4}}  # type: ignore[arg-type]
+        assert counters.read(client, "t", ["a"]) == {"a": {"n": 4}}
         for _ in range(counters.UNPROCESSED_ROUNDS):
             stub.add_response(
                 "batch_get_item",
                 {"Responses": {"t": []}, "UnprocessedKeys": unprocessed},
             )
         with pytest.raises(StoreUnavailable):
-            counters.read(client, "t", ["a"])  # type: ignore[arg-type]
+            counters.read(client, "t", ["a"])
         stub.add_client_error(
             "batch_get_item", "ProvisionedThroughputExceededException"
         )
         with pytest.raises(StoreUnavailable):
-            counters.read(client, "t", ["a"])  # type: ignore[arg-type]
+            counters.read(client, "t", ["a"])
 
 
 def test_counter_reads_go_in_batches_of_one_hundred() -> None:
@@ -184,7 +185,7 @@ def test_counter_reads_go_in_batches_of_one_hundred() -> None:
     with Stubber(client) as stub:
         for _ in range(3):
             stub.add_response("batch_get_item", {"Responses": {"t": []}})
-        assert counters.read(client, "t", [str(i) for i in range(250)]) == {}  # type: ignore[arg-type]
+        assert counters.read(client, "t", [str(i) for i in range(250)]) == {}
         stub.assert_no_pending_responses()
 
 
@@ -192,7 +193,7 @@ def test_request_counter_failure_is_logged_not_raised(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     client = _client()
-    meter = RequestMeter(client, "t", FixedClock(NOW))  # type: ignore[arg-type]
+    meter = RequestMeter(client, "t", FixedClock(NOW))
     with Stubber(client) as stub, caplog.at_level(logging.WARNING):
         stub.add_client_error("update_item", "InternalServerError")
         meter.record("list_threats", 200, 12.0, "jptr_x", "FREE")
@@ -203,7 +204,7 @@ def test_dispatcher_survives_an_unreadable_outbox(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     client = _client()
-    dispatcher = Dispatcher(client, "events", FixedClock(NOW), [])  # type: ignore[arg-type]
+    dispatcher = Dispatcher(client, "events", FixedClock(NOW), [])
     with Stubber(client) as stub, caplog.at_level(logging.WARNING):
         stub.add_client_error("query", "InternalServerError")
         report = dispatcher.dispatch_pending()
@@ -213,7 +214,7 @@ def test_dispatcher_survives_an_unreadable_outbox(
 
 def test_dispatcher_logs_a_failed_mark(caplog: pytest.LogCaptureFixture) -> None:
     client = _client()
-    dispatcher = Dispatcher(client, "events", FixedClock(NOW), [])  # type: ignore[arg-type]
+    dispatcher = Dispatcher(client, "events", FixedClock(NOW), [])
     row = {
         "event_id": "evt_1",
         "event_type": "threat.detected",
