@@ -9,8 +9,8 @@ this process from just before the child is spawned to the moment its result
 line arrives, so the interpreter's own start is included, for both apps.
 
 Jupiter runs with the dev stage's environment from ``.chalice/config.json``
-(the server secret read from SSM Parameter Store, X-Ray tracing on) and the
-tables ``infrastructure/`` declares. Its first request is a real
+(the server secret read from Secrets Manager, X-Ray tracing on) and the
+resources ``infrastructure/`` declares. Its first request is a real
 authenticated one, ``GET /api/usage`` with a valid key: admission, the byte
 count and the response model all run. The child's environment is Lambda's
 (``LAMBDA_TASK_ROOT``, a sampled ``_X_AMZN_TRACE_ID``), which matters: outside
@@ -242,19 +242,14 @@ def _lambda_env(url: str, directory: Path) -> dict[str, str]:
 
 
 def _jupiter_env(url: str) -> dict[str, str]:
-    """The dev stage's variables, its provisioned tables and its secret in SSM."""
+    """The dev stage's variables and the resources ``infrastructure/`` declares.
+
+    Provisioning generates the server secret in Secrets Manager, as
+    CloudFormation does; its output names it.
+    """
     config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
     env: dict[str, str] = dict(config["stages"][STAGE]["environment_variables"])
     env.update(environment(provision(STAGE, REGION, url)))
-    ssm: Any = boto3.session.Session().client(
-        "ssm", region_name=REGION, endpoint_url=url
-    )
-    ssm.put_parameter(
-        Name=env["JUPITER_SERVER_SECRET_PARAMETER"],
-        Value=secrets.token_hex(32),
-        Type="SecureString",
-        Overwrite=True,
-    )
     return env
 
 

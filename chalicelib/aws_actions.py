@@ -4,13 +4,13 @@ The stage policies in ``.chalice/`` grant what the code needs and nothing
 more, and ``tests/policy`` proves it against the calls the whole test suite
 made. Those calls are recorded here: with ``JUPITER_RECORD_AWS_ACTIONS`` set to
 a directory, every client :func:`watch` is given (those of
-:mod:`chalicelib.aws` and the SSM client of :mod:`chalicelib.config`) appends
-each (action, resource) pair it needs, once per process, as a JSON line to
-``<directory>/<pid>.jsonl``. Only calls made on the service code's behalf
-count: a call is recorded when ``app.py`` or a ``chalicelib`` module is on the
-calling thread's stack, so a test inspecting a table, or the local stack
-seeding its demo feed or emulating an event source, through the same client,
-is not. Clients made anywhere else are not watched at all.
+:mod:`chalicelib.aws` and the Secrets Manager client of
+:mod:`chalicelib.config`) appends each (action, resource) pair it needs, once
+per process, as a JSON line to ``<directory>/<pid>.jsonl``. Only calls made
+on the service code's behalf count: a call is recorded when ``app.py`` or a
+``chalicelib`` module is on the calling thread's stack, so a test inspecting a
+table, or the local stack seeding its demo feed or emulating an event source,
+through the same client, is not. Clients made anywhere else are not watched at all.
 
 Unset, as it always is in AWS, :func:`watch` registers nothing and a call
 costs nothing extra.
@@ -63,7 +63,7 @@ class Permission:
 
     The resource is the part of the ARN after the account: ``table/<name>``
     (with ``/index/<name>`` for an index query), the queue name,
-    ``parameter/<path>``, or ``<METHOD>/@connections``; ``*`` when the call
+    ``secret:<name>``, or ``<METHOD>/@connections``; ``*`` when the call
     names none.
     """
 
@@ -75,7 +75,7 @@ def needed(prefix: str, operation: str, params: Mapping[str, Any]) -> list[Permi
     """Return the permissions one call of ``operation`` with ``params`` needs.
 
     ``prefix`` is the service's IAM prefix (its signing name: ``dynamodb``,
-    ``sqs``, ``ssm``, ``execute-api`` for the @connections API).
+    ``sqs``, ``secretsmanager``, ``execute-api`` for the @connections API).
     """
     if prefix == "execute-api":
         method = _CONNECTION_METHODS.get(operation, "*")
@@ -99,8 +99,10 @@ def _resources(prefix: str, params: Mapping[str, Any]) -> list[str]:
         return [f"table/{params['TableName']}{index}"]
     if prefix == "sqs" and "QueueUrl" in params:
         return [str(params["QueueUrl"]).rstrip("/").rsplit("/", 1)[-1]]
-    if prefix == "ssm" and "Name" in params:
-        return ["parameter/" + str(params["Name"]).lstrip("/")]
+    if prefix == "secretsmanager" and "SecretId" in params:
+        # A name, or an ARN: then what follows its ``secret:``.
+        secret = str(params["SecretId"])
+        return ["secret:" + secret.split(":secret:", 1)[-1]]
     return ["*"]
 
 

@@ -17,12 +17,14 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from chalicelib.aws_actions import watch
 from chalicelib.errors import ConfigurationError
 
 Stage = Literal["local", "dev", "prod"]
+MIN_SECRET_LENGTH = 32
 
 # Environment variable for each setting. One table, so the error message can
 # name the variable a person has to fix rather than a Python attribute.
@@ -45,7 +47,7 @@ ENVIRONMENT = {
     "ws_auth_deadline_seconds": "JUPITER_WS_AUTH_DEADLINE_SECONDS",
     "ws_fanout_concurrency": "JUPITER_WS_FANOUT_CONCURRENCY",
     "server_secret": "JUPITER_SERVER_SECRET",
-    "server_secret_parameter": "JUPITER_SERVER_SECRET_PARAMETER",
+    "server_secret_id": "JUPITER_SERVER_SECRET_ID",
     "cors_origins": "JUPITER_API_CORS_ORIGINS",
     "max_body_bytes": "JUPITER_MAX_BODY_BYTES",
     "tracing": "JUPITER_TRACING",
@@ -89,10 +91,13 @@ class Settings(BaseModel):
     ws_management_endpoint: str | None = None
     ws_auth_deadline_seconds: int = Field(default=5, ge=1, le=60)
     ws_fanout_concurrency: int = Field(default=16, ge=1, le=128)
-    server_secret: str = Field(min_length=32, repr=False)
-    # Deployed stages keep the secret out of the function's configuration: an
-    # SSM SecureString read once per process when JUPITER_SERVER_SECRET is unset.
-    server_secret_parameter: str | None = None
+    # The key that signs pagination cursors. Deployed stages keep it out of the
+    # function's configuration: they name a Secrets Manager secret (name or
+    # ARN) instead, read by server_secret() when a role first needs it.
+    server_secret: str | None = Field(
+        default=None, min_length=MIN_SECRET_LENGTH, repr=False
+    )
+    server_secret_id: str | None = Field(default=None, min_length=1)
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=10_485_760)
     tracing: bool = False
@@ -113,6 +118,15 @@ class Settings(BaseModel):
     webhook_disable_after_seconds: int = Field(default=5 * 86_400, ge=60)
     # Deliveries to 127.0.0.0/8 and ::1; only the local stage may allow them.
     webhook_allow_loopback: bool = False
+
+    @model_validator(mode="after")
+    def _has_a_server_secret(self) -> Settings:
+        if self.server_secret is None and self.server_secret_id is None:
+            raise ValueError(
+                "set JUPITER_SERVER_SECRET or JUPITER_SERVER_SECRET_ID (the secret"
+                " in Secrets Manager)"
+            )
+        return self
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -151,28 +165,42 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Build settings from ``environ`` (the process environment by default)."""
     source = os.environ if environ is None else environ
     raw = {field: source[var] for field, var in ENVIRONMENT.items() if var in source}
-    if "server_secret" not in raw and "server_secret_parameter" in raw:
-        raw["server_secret"] = read_parameter(raw["server_secret_parameter"], raw)
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
         raise ConfigurationError(_describe(exc)) from None
 
 
-def read_parameter(name: str, raw: dict[str, str]) -> str:
-    """Read a SecureString from SSM Parameter Store; name the variable on failure."""
+def server_secret(config: Settings) -> str:
+    """Return the server secret: the configured one, or the one Secrets Manager holds.
+
+    Read on first use, not with the settings: only roles that sign cursors need
+    it, so a cold start that serves, say, ``GET /api/usage`` never pays for the
+    client and the call. Read once per process and secret.
+    """
+    if config.server_secret is not None:
+        return config.server_secret
+    assert config.server_secret_id is not None  # one of the two is required
+    return _read_secret(config.server_secret_id, config.region, config.aws_endpoint_url)
+
+
+@lru_cache(maxsize=4)
+def _read_secret(secret_id: str, region: str, endpoint_url: str | None) -> str:
+    """Read a secret's string from Secrets Manager; name the variable on failure.
+
+    Secrets Manager rather than an SSM SecureString: its client's model is a
+    tenth the size of SSM's, and a cold start loads the model in full (about
+    5 ms against 40); and CloudFormation generates the secret, so no person
+    ever handles it.
+    """
     # Imported here: chalicelib.aws reads settings from this module.
     from chalicelib import aws
 
     client: Any = watch(
-        aws.client(
-            "ssm",
-            region_name=raw.get("region"),
-            endpoint_url=raw.get("aws_endpoint_url"),
-        )
+        aws.client("secretsmanager", region_name=region, endpoint_url=endpoint_url)
     )
     try:
-        response = client.get_parameter(Name=name, WithDecryption=True)
+        response = client.get_secret_value(SecretId=secret_id)
     except (ClientError, BotoCoreError) as exc:
         reason = (
             exc.response.get("Error", {}).get("Code", "error")
@@ -180,9 +208,25 @@ def read_parameter(name: str, raw: dict[str, str]) -> str:
             else type(exc).__name__
         )
         raise ConfigurationError(
-            f"JUPITER_SERVER_SECRET_PARAMETER: cannot read {name} ({reason})"
+            f"JUPITER_SERVER_SECRET_ID: cannot read {secret_id} ({reason})"
         ) from None
-    return str(response["Parameter"]["Value"])
+    value = response.get("SecretString")
+    if not isinstance(value, str):
+        raise ConfigurationError(
+            f"JUPITER_SERVER_SECRET_ID: {secret_id} holds no secret string"
+        )
+    if len(value) < MIN_SECRET_LENGTH:
+        # The length, never the value.
+        raise ConfigurationError(
+            f"JUPITER_SERVER_SECRET_ID: {secret_id} holds {len(value)} characters;"
+            f" at least {MIN_SECRET_LENGTH} are needed"
+        )
+    return value
+
+
+def forget_secrets() -> None:
+    """Forget every secret read (tests, between stores)."""
+    _read_secret.cache_clear()
 
 
 def _describe(exc: ValidationError) -> str:

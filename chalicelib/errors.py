@@ -37,6 +37,8 @@ class JupiterError(Exception):
     status = 500
     code = "internal_error"
     title = "Internal server error"
+    # Whether the detail may go to the client; if not, it goes to the log only.
+    public = True
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -50,6 +52,8 @@ class ConfigurationError(JupiterError):
 
     code = "configuration_error"
     title = "Service misconfigured"
+    # It names the service's variables and resources: for its operators only.
+    public = False
 
 
 class BadRequest(JupiterError):

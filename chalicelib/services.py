@@ -23,7 +23,7 @@ from chalicelib.admission.ip_guard import IpGuard
 from chalicelib.admission.quota import DataMeter
 from chalicelib.analytics.requests import RequestMeter
 from chalicelib.clock import Clock, SystemClock
-from chalicelib.config import Settings, settings
+from chalicelib.config import Settings, forget_secrets, server_secret, settings
 from chalicelib.idempotency import IdempotencyGuard
 
 if TYPE_CHECKING:
@@ -70,6 +70,11 @@ class Services:
         replaced.__dict__.update(roles)
         return replaced
 
+    @property
+    def server_secret(self) -> str:
+        """The key that signs cursors; read when a role that signs them is built."""
+        return server_secret(self.settings)
+
     @cached_property
     def meter(self) -> DataMeter:
         config = self.settings
@@ -106,7 +111,7 @@ class Services:
             config.keys_table,
             config.audit_table,
             self.clock,
-            config.server_secret,
+            self.server_secret,
             events_table=config.events_table,
         )
 
@@ -121,7 +126,7 @@ class Services:
             config.events_table,
             config.aggregates_table,
             self.clock,
-            config.server_secret,
+            self.server_secret,
         )
 
     @cached_property
@@ -136,7 +141,7 @@ class Services:
             config.events_table,
             config.aggregates_table,
             self.clock,
-            config.server_secret,
+            self.server_secret,
         )
 
     @cached_property
@@ -159,7 +164,9 @@ class Services:
 
         config = self.settings
         sqs = aws.sqs_on_first_use(config)
-        return Webhooks.from_settings(config, self.client, sqs, self.clock)
+        return Webhooks.from_settings(
+            config, self.client, sqs, self.clock, self.server_secret
+        )
 
     @cached_property
     def analytics(self) -> AnalyticsService:
@@ -172,7 +179,7 @@ class Services:
         from chalicelib.events.log import EventLog
 
         config = self.settings
-        return EventLog(self.client, config.events_table, config.server_secret)
+        return EventLog(self.client, config.events_table, self.server_secret)
 
     @cached_property
     def sinks(self) -> list[EventSink]:
@@ -222,3 +229,4 @@ def reset() -> None:
     """Forget every built service (between test cases with fresh stores)."""
     _built.clear()
     aws.reset_clients()
+    forget_secrets()

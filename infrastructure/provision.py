@@ -4,9 +4,12 @@ Tests (under moto) and the local stack (against a moto server) call this, so
 what they run on is exactly what CloudFormation deploys. It understands the
 small part of CloudFormation the template uses: ``Ref`` and ``Fn::Sub`` of the
 ``Stage`` parameter and of other resources, ``Fn::GetAtt`` of a queue's
-``Arn`` and of a table's ``StreamArn``, ``Fn::If``/``Fn::Equals`` conditions,
-DynamoDB tables and SQS queues. Every other resource type (the alarms, their
-topic) is CloudFormation's alone and skipped, and so is any output naming one.
+``Arn`` and of a table's ``StreamArn``, ``Fn::If``/``Fn::Equals``/``Fn::Not``
+conditions (a resource or output whose ``Condition`` is false is left out),
+DynamoDB tables, SQS queues and Secrets Manager secrets (a generated secret
+gets a random value of the declared length). Every other resource type (the
+alarms, their topic) is CloudFormation's alone and skipped, and so is any
+output naming one.
 Existing resources are left as they are, so provisioning is idempotent.
 """
 
@@ -14,6 +17,8 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
+import string
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +28,7 @@ from cfnlint.decode import decode_str
 TEMPLATE = Path(__file__).with_name("template.yaml")
 TABLE = "AWS::DynamoDB::Table"
 QUEUE = "AWS::SQS::Queue"
+SECRET = "AWS::SecretsManager::Secret"  # noqa: S105 (a resource type)
 
 
 class Unresolvable(LookupError):
@@ -60,6 +66,10 @@ class Resolver:
     def condition(self, name: str) -> bool:
         return bool(self.value(self.template.get("Conditions", {})[name]))
 
+    def declared(self, node: dict[str, Any]) -> bool:
+        """Tell whether a resource or output exists in this stage (its Condition)."""
+        return "Condition" not in node or self.condition(str(node["Condition"]))
+
     def value(self, node: Any) -> Any:
         if isinstance(node, list):
             return [self.value(n) for n in node]
@@ -87,6 +97,9 @@ class Resolver:
             if fn == "Fn::Equals":
                 left, right = (self.value(a) for a in arg)
                 return left == right
+            if fn == "Fn::Not":
+                (condition,) = arg
+                return not self.value(condition)
         return {k: self.value(v) for k, v in node.items()}
 
     def _sub(self, name: str) -> Any:
@@ -114,9 +127,12 @@ def provision(
     session = boto3.session.Session()
     dynamodb = session.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
     sqs = session.client("sqs", region_name=region, endpoint_url=endpoint_url)
+    secretsmanager = session.client(
+        "secretsmanager", region_name=region, endpoint_url=endpoint_url
+    )
     for logical_id, resource in template["Resources"].items():
         kind = resource["Type"]
-        if kind not in (TABLE, QUEUE):
+        if kind not in (TABLE, QUEUE, SECRET) or not resolver.declared(resource):
             continue
         properties = resolver.value(resource.get("Properties", {}))
         if kind == TABLE:
@@ -124,6 +140,9 @@ def provision(
             stream = _stream_arn(dynamodb, resolver.physical[logical_id])
             if stream:
                 resolver.streams[logical_id] = stream
+        elif kind == SECRET:
+            # Ref of a secret is its ARN, as in CloudFormation.
+            resolver.physical[logical_id] = _secret(secretsmanager, properties)
         else:
             url, arn = _queue(sqs, properties)
             resolver.physical[logical_id] = url
@@ -134,6 +153,8 @@ def provision(
 def _outputs(resolver: Resolver, declared: dict[str, Any]) -> dict[str, str]:
     outputs = {}
     for name, output in declared.items():
+        if not resolver.declared(output):
+            continue
         try:
             outputs[name] = str(resolver.value(output["Value"]))
         except Unresolvable:
@@ -193,3 +214,22 @@ def _queue(client: Any, properties: dict[str, Any]) -> tuple[str, str]:
     url = client.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
     arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
     return str(url), str(arn["Attributes"]["QueueArn"])
+
+
+def _secret(client: Any, properties: dict[str, Any]) -> str:
+    """Create the secret unless it exists (its value is then kept); its ARN."""
+    name = properties["Name"]
+    try:
+        return str(client.describe_secret(SecretId=name)["ARN"])
+    except client.exceptions.ResourceNotFoundException:
+        pass
+    generate = properties.get("GenerateSecretString", {})
+    length = int(generate.get("PasswordLength", 32))
+    alphabet = string.ascii_letters + string.digits
+    if not generate.get("ExcludePunctuation"):
+        alphabet += string.punctuation
+    value = "".join(secrets.choice(alphabet) for _ in range(length))
+    created = client.create_secret(
+        Name=name, Description=properties.get("Description", ""), SecretString=value
+    )
+    return str(created["ARN"])

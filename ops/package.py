@@ -174,7 +174,7 @@ def single_stack_merge(sam_path: Path, stage: str) -> dict[str, Any]:
     template["Parameters"]["Stage"]["Default"] = stage
     sam = json.loads(sam_path.read_text())
     wiring = {
-        str(output["Description"]): output["Value"]
+        str(output["Description"]): _conditional(output)
         for output in template.get("Outputs", {}).values()
         if str(output.get("Description", "")).startswith("JUPITER_")
     }
@@ -201,6 +201,13 @@ def single_stack_merge(sam_path: Path, stage: str) -> dict[str, Any]:
         for key in ("Parameters", "Conditions", "Outputs")
         if key in template
     } | {"Resources": {**template["Resources"], **functions}}
+
+
+def _conditional(output: dict[str, Any]) -> Any:
+    """An output's value, present only where its resource's condition holds."""
+    if "Condition" not in output:
+        return output["Value"]
+    return {"Fn::If": [output["Condition"], output["Value"], {"Ref": "AWS::NoValue"}]}
 
 
 def deployed_function_names(stage: str, config: Path = CONFIG) -> dict[str, str]:

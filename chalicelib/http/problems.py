@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from chalice.app import Response
 from pydantic import Field
 
+from chalicelib import logs
 from chalicelib.errors import JupiterError
 from chalicelib.models import Model
+
+logger = logging.getLogger(__name__)
 
 PROBLEM_TYPE_BASE = "https://docs.jupiter.example/problems/"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -80,12 +84,20 @@ def problem_response(
 
 
 def from_error(error: JupiterError, request_id: str) -> Response:
-    """Turn a service error into its problem response."""
+    """Turn a service error into its problem response.
+
+    A detail that is not for clients is logged, under the request id the
+    client is given, and the client is told where to look.
+    """
+    detail = error.detail
+    if not error.public:
+        logs.line(logger, error.code, logging.ERROR, detail=error.detail)
+        detail = f"{error.title}: its operators can look up this request id."
     return problem_response(
         error.status,
         error.code,
         error.title,
-        error.detail,
+        detail,
         request_id,
         error.headers,
         error.extra,

@@ -40,6 +40,7 @@ class Webhooks:
         dynamodb: DynamoDBClient,
         sqs: SQSClient,
         clock: Clock,
+        server_secret: str,
         resolver: Resolver = system_resolver,
         schedule: Schedule | None = None,
     ) -> Webhooks:
@@ -64,6 +65,6 @@ class Webhooks:
             config.webhook_disable_after_seconds,
         )
         manage = WebhookService(
-            endpoints, deliveries, sink, policy, clock, config.server_secret
+            endpoints, deliveries, sink, policy, clock, server_secret
         )
         return cls(manage, sink, deliverer, endpoints, deliveries, queue)

@@ -14,7 +14,7 @@ from chalice.test import Client
 from chalicelib import aws
 from chalicelib import services as services_module
 from chalicelib.aws_actions import RECORD_VARIABLE
-from chalicelib.config import load_settings
+from chalicelib.config import load_settings, server_secret
 from chalicelib.policy import Scope
 from chalicelib.realtime.management import ManagementApi
 from chalicelib.webhooks.queue import DeliveryMessage, DeliveryQueue
@@ -79,17 +79,17 @@ def test_a_queue_send_is_recorded_on_the_queues_name(
     ]
 
 
-def test_the_secret_parameter_read_is_recorded(
+def test_the_server_secret_read_is_recorded(
     recording: Path, aws_env: dict[str, str]
 ) -> None:
-    name = "/jupiter/dev/server-secret"
-    boto3.client("ssm").put_parameter(Name=name, Value="s" * 64, Type="SecureString")
+    name = "jupiter-dev-server-secret"
+    boto3.client("secretsmanager").create_secret(Name=name, SecretString="s" * 64)
     env = {k: v for k, v in aws_env.items() if k != "JUPITER_SERVER_SECRET"}
 
-    load_settings({**env, "JUPITER_SERVER_SECRET_PARAMETER": name})
+    server_secret(load_settings({**env, "JUPITER_SERVER_SECRET_ID": name}))
 
     assert recorded(recording) == [
-        ("ssm:GetParameter", "parameter/jupiter/dev/server-secret")
+        ("secretsmanager:GetSecretValue", "secret:jupiter-dev-server-secret")
     ]
 
 

@@ -87,6 +87,15 @@ def test_delivery_queue_redrives_to_its_dead_letter_queue() -> None:
     assert queue["RedrivePolicy"]["maxReceiveCount"] >= 1
 
 
+def test_only_deployed_stages_get_a_server_secret() -> None:
+    with mock_aws():
+        local = provision("local")
+        dev = provision("dev")
+
+    assert "ServerSecretId" not in local
+    assert dev["ServerSecretId"].startswith("arn:aws:secretsmanager:")
+
+
 def test_every_output_is_a_setting_of_the_service() -> None:
     settings = set(ENVIRONMENT.values())
 
@@ -100,7 +109,12 @@ def test_stage_names_every_output_but_those_only_a_deployed_stack_knows(
 ) -> None:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     environment = config["stages"][stage]["environment_variables"]
-    outputs = {str(o["Description"]) for o in load_template()["Outputs"].values()}
+    resolver = Resolver(load_template(), stage, "us-east-1")
+    outputs = {
+        str(o["Description"])
+        for o in load_template()["Outputs"].values()
+        if resolver.declared(o)
+    }
 
     assert outputs - ACCOUNT_SPECIFIC <= set(environment)
     assert outputs >= ACCOUNT_SPECIFIC

@@ -81,7 +81,7 @@ def test_grants_no_recorded_call_needed_are_reported() -> None:
     unused = unneeded("dev", frozenset({KEYS}))
 
     assert ("HealthCheck", "dynamodb:DescribeTable") in unused
-    assert ("ServerSecret", "ssm:GetParameter") in unused
+    assert ("ServerSecret", "secretsmanager:GetSecretValue") in unused
     assert ("WebSocketConnections", "execute-api:ManageConnections") in unused
     assert not any(action == "dynamodb:GetItem" for _, action in unused)
 

@@ -9,11 +9,15 @@ from pathlib import Path
 import boto3
 import cfnlint
 import pytest
+from chalice.test import Client
 
-from chalicelib.config import load_settings
+from chalicelib import services as services_module
+from chalicelib.config import load_settings, server_secret
 from chalicelib.errors import ConfigurationError
-from infrastructure.provision import Resolver, load_template
+from chalicelib.policy import Scope, Tier
+from infrastructure.provision import Resolver, load_template, provision
 from ops.stages import STAGES, stage_tables
+from tests.functional.conftest import PROJECT_DIR, build_services, make_key
 from tests.support.policy import (
     ACCOUNT,
     DEPLOYED,
@@ -86,16 +90,19 @@ def test_no_stage_commits_a_server_secret(stage: str) -> None:
 
 
 @pytest.mark.parametrize("stage", DEPLOYED)
-def test_deployed_stage_reads_its_own_secret_parameter(stage: str) -> None:
-    parameter = stage_config(stage)["environment_variables"][
-        "JUPITER_SERVER_SECRET_PARAMETER"
-    ]
+def test_deployed_stage_reads_its_own_server_secret(stage: str) -> None:
+    name = stage_config(stage)["environment_variables"]["JUPITER_SERVER_SECRET_ID"]
+    declared = load_template()["Resources"]["ServerSecret"]["Properties"]["Name"]
 
-    assert parameter == f"/jupiter/{stage}/server-secret"
-    arn = f"arn:aws:ssm:us-east-1:123456789012:parameter{parameter}"
-    assert allows(stage, "ssm:GetParameter", arn)
+    assert name == Resolver(load_template(), stage, "us-east-1").value(declared)
+    arn = f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{name}-AbCdEf"
+    assert allows(stage, "secretsmanager:GetSecretValue", arn)
     other = "prod" if stage == "dev" else "dev"
-    assert not allows(stage, "ssm:GetParameter", arn.replace(stage, other))
+    foreign = arn.replace(stage, other)
+    assert not allows(stage, "secretsmanager:GetSecretValue", foreign)
+    # Secrets Manager's suffix is six characters: a longer name is another secret.
+    longer = arn.replace(name, f"{name}-old")
+    assert not allows(stage, "secretsmanager:GetSecretValue", longer)
 
 
 @pytest.mark.parametrize("stage", DEPLOYED)
@@ -171,55 +178,93 @@ def _without_secret(env: dict[str, str], **extra: str) -> dict[str, str]:
     }
 
 
-def test_server_secret_is_read_from_its_parameter(aws_env: dict[str, str]) -> None:
+def _create_secret(value: str, name: str = "jupiter-dev-server-secret") -> None:
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    client.create_secret(Name=name, SecretString=value)
+
+
+def test_server_secret_is_read_from_secrets_manager(aws_env: dict[str, str]) -> None:
     secret = "s" * 64
-    boto3.client("ssm", region_name="us-east-1").put_parameter(
-        Name="/jupiter/dev/server-secret", Value=secret, Type="SecureString"
-    )
-    env = _without_secret(
-        aws_env, JUPITER_SERVER_SECRET_PARAMETER="/jupiter/dev/server-secret"
-    )
+    _create_secret(secret)
+    env = _without_secret(aws_env, JUPITER_SERVER_SECRET_ID="jupiter-dev-server-secret")
 
-    assert load_settings(env).server_secret == secret
+    assert server_secret(load_settings(env)) == secret
 
 
-def test_missing_secret_parameter_names_the_variable_and_parameter(
+def test_missing_server_secret_names_the_variable_and_secret(
     aws_env: dict[str, str],
 ) -> None:
-    env = _without_secret(
-        aws_env, JUPITER_SERVER_SECRET_PARAMETER="/jupiter/dev/server-secret"
-    )
+    env = _without_secret(aws_env, JUPITER_SERVER_SECRET_ID="jupiter-dev-server-secret")
+    config = load_settings(env)
 
     with pytest.raises(ConfigurationError) as raised:
-        load_settings(env)
+        server_secret(config)
 
     message = str(raised.value)
-    assert "JUPITER_SERVER_SECRET_PARAMETER" in message
-    assert "/jupiter/dev/server-secret" in message
-    assert "ParameterNotFound" in message
+    assert "JUPITER_SERVER_SECRET_ID" in message
+    assert "jupiter-dev-server-secret" in message
+    assert "ResourceNotFoundException" in message
 
 
-def test_unreachable_parameter_store_is_a_configuration_error(
+def test_a_binary_only_secret_is_a_configuration_error(
+    aws_env: dict[str, str],
+) -> None:
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    client.create_secret(Name="jupiter-dev-server-secret", SecretBinary=b"s" * 64)
+    env = _without_secret(aws_env, JUPITER_SERVER_SECRET_ID="jupiter-dev-server-secret")
+
+    with pytest.raises(ConfigurationError, match="holds no secret string"):
+        server_secret(load_settings(env))
+
+
+def test_a_short_server_secret_is_refused_without_showing_it(
+    aws_env: dict[str, str],
+) -> None:
+    _create_secret("short-and-weak")
+    env = _without_secret(aws_env, JUPITER_SERVER_SECRET_ID="jupiter-dev-server-secret")
+
+    with pytest.raises(ConfigurationError) as raised:
+        server_secret(load_settings(env))
+
+    assert "JUPITER_SERVER_SECRET_ID" in str(raised.value)
+    assert "14 characters" in str(raised.value)
+    assert "short-and-weak" not in str(raised.value)
+
+
+def test_unreachable_secrets_manager_is_a_configuration_error(
     aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     env = _without_secret(
         aws_env,
-        JUPITER_SERVER_SECRET_PARAMETER="/jupiter/dev/server-secret",
+        JUPITER_SERVER_SECRET_ID="jupiter-dev-server-secret",
         AWS_ENDPOINT_URL="http://127.0.0.1:9",
     )
 
+    config = load_settings(env)
+
     with pytest.raises(ConfigurationError, match="EndpointConnectionError"):
-        load_settings(env)
+        server_secret(config)
 
 
-def test_explicit_secret_wins_over_the_parameter(aws_env: dict[str, str]) -> None:
-    env = {
-        **aws_env,
-        "JUPITER_SERVER_SECRET_PARAMETER": "/jupiter/dev/never-created",
-    }
+def test_explicit_secret_wins_over_secrets_manager(aws_env: dict[str, str]) -> None:
+    env = {**aws_env, "JUPITER_SERVER_SECRET_ID": "jupiter-dev-never-created"}
 
-    assert load_settings(env).server_secret == aws_env["JUPITER_SERVER_SECRET"]
+    assert server_secret(load_settings(env)) == aws_env["JUPITER_SERVER_SECRET"]
+
+
+def test_provisioning_generates_the_secret_once(aws_env: dict[str, str]) -> None:
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    first = provision("dev", "us-east-1")["ServerSecretId"]
+    value = client.get_secret_value(SecretId=first)["SecretString"]
+
+    again = provision("dev", "us-east-1")["ServerSecretId"]
+
+    assert again == first
+    assert first.startswith("arn:aws:secretsmanager:")
+    assert client.get_secret_value(SecretId=again)["SecretString"] == value
+    assert len(value) == 64
+    assert value.isalnum()
 
 
 def _functions() -> dict[str, str]:
@@ -278,3 +323,39 @@ def test_policy_may_send_to_every_queue_of_the_template(stage: str) -> None:
     assert queues
     for name in queues:
         assert allows(stage, "sqs:SendMessage", f"arn:aws:sqs:{ACCOUNT}:{name}")
+
+
+def test_a_request_that_signs_no_cursor_never_reads_the_server_secret(
+    aws_env: dict[str, str],
+    svc: services_module.Services,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from app import app
+
+    headers = make_key(svc, [Scope.READ_THREATS], Tier.ENTERPRISE)
+    monkeypatch.delenv("JUPITER_SERVER_SECRET")
+    monkeypatch.setenv("JUPITER_SERVER_SECRET_ID", "jupiter-dev-never-created")
+    deferred = build_services({})
+
+    with (
+        services_module.override(deferred),
+        Client(app, stage_name="local", project_dir=PROJECT_DIR) as client,
+    ):
+        usage = client.http.get("/api/usage", headers=headers)
+        listing = client.http.get("/api/threats", headers=headers)
+
+    assert usage.status_code == 200
+    assert listing.status_code == 500
+    problem = json.loads(listing.body)
+    assert problem["code"] == "configuration_error"
+    # Its detail names the stage's secret: logged for operators, not sent.
+    assert "never-created" not in listing.body.decode()
+    assert "JUPITER_SERVER_SECRET_ID" not in listing.body.decode()
+    logged = [json.loads(r.getMessage()) for r in caplog.records]
+    assert any(
+        line["event"] == "configuration_error"
+        and "jupiter-dev-never-created" in line["detail"]
+        and line["correlation_id"] == problem["request_id"]
+        for line in logged
+    )

@@ -5,7 +5,7 @@ directory, so every client of the service records the IAM action and resource
 each call its code made needed (:mod:`chalicelib.aws_actions`): the in-process
 tests' processes into the directory, the e2e tests' local stack into its
 ``local-stack`` subdirectory. The helpers below map each recorded table, queue
-and parameter to a deployed stage's own and compare them with that stage's
+and secret to a deployed stage's own and compare them with that stage's
 policy; ``tests/policy`` runs them on the suite's recording.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.aws_actions import Permission
-from infrastructure.provision import QUEUE, TABLE, Resolver, load_template
+from infrastructure.provision import QUEUE, SECRET, TABLE, Resolver, load_template
 from ops.stages import STAGES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +29,10 @@ DEPLOYED = ("dev", "prod")
 ACCOUNT = "us-east-1:123456789012"
 # Under the suite's recording directory, where the local stack records.
 STACK_RECORDING = "local-stack"
+# Secrets Manager ends every secret's ARN with a random suffix of six characters.
+SECRET_SUFFIX = "-Xy12Ab"
+# The property of each named resource type that holds its name.
+NAMES = {TABLE: "TableName", QUEUE: "QueueName", SECRET: "Name"}
 # Any API id and connection id: the policies scope @connections by stage only.
 CONNECTION = "abc123/{stage}/{method}/@connections/Q2xpZW50"
 
@@ -129,38 +133,30 @@ def read_recording(directory: Path) -> dict[str, frozenset[Permission]]:
 
 @cache
 def _logical_names() -> dict[str, str]:
-    """Map every stage's table, queue and parameter name to a stage-free name."""
+    """Map every stage's table, queue and secret name to a stage-free name."""
     template = load_template()
     names: dict[str, str] = {}
     for stage in STAGES:
         resolver = Resolver(template, stage, region="us-east-1")
         for logical_id, resource in template["Resources"].items():
-            field = {TABLE: "TableName", QUEUE: "QueueName"}.get(resource["Type"])
+            field = NAMES.get(resource["Type"])
             if field is not None:
                 name = resolver.value(resource["Properties"][field])
                 names[str(name)] = logical_id
-    for stage in DEPLOYED:
-        parameter = _parameter(stage)
-        names[parameter.lstrip("/")] = "ServerSecretParameter"
     return names
 
 
 @cache
 def _stage_names(stage: str) -> dict[str, str]:
-    """Map each stage-free name to the stage's table, queue or parameter name."""
+    """Map each stage-free name to the stage's table, queue or secret name."""
     template = load_template()
     resolver = Resolver(template, stage, region="us-east-1")
-    names = {"ServerSecretParameter": _parameter(stage).lstrip("/")}
+    names = {}
     for logical_id, resource in template["Resources"].items():
-        field = {TABLE: "TableName", QUEUE: "QueueName"}.get(resource["Type"])
+        field = NAMES.get(resource["Type"])
         if field is not None:
             names[logical_id] = str(resolver.value(resource["Properties"][field]))
     return names
-
-
-def _parameter(stage: str) -> str:
-    variables = stage_config(stage)["environment_variables"]
-    return str(variables["JUPITER_SERVER_SECRET_PARAMETER"])
 
 
 def stage_arn(stage: str, permission: Permission) -> str | None:
@@ -182,9 +178,14 @@ def stage_arn(stage: str, permission: Permission) -> str | None:
             if mapped is None
             else f"arn:aws:dynamodb:{ACCOUNT}:table/{mapped}{suffix}"
         )
-    if service == "ssm" and kind == "parameter":
-        mapped = _in_stage(stage, name)
-        return None if mapped is None else f"arn:aws:ssm:{ACCOUNT}:parameter/{mapped}"
+    if service == "secretsmanager":
+        secret = permission.resource.removeprefix("secret:")
+        mapped = _in_stage(stage, secret)
+        return (
+            None
+            if mapped is None
+            else f"arn:aws:secretsmanager:{ACCOUNT}:secret:{mapped}{SECRET_SUFFIX}"
+        )
     if service == "sqs":
         mapped = _in_stage(stage, permission.resource)
         return None if mapped is None else f"arn:aws:sqs:{ACCOUNT}:{mapped}"

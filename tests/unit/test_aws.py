@@ -35,7 +35,7 @@ def test_every_client_comes_from_one_session(sessions: list[Any]) -> None:
     aws.dynamodb()
     aws.sqs()
     aws.management("https://abc.execute-api.us-east-1.amazonaws.com/dev")
-    aws.client("ssm", region_name="us-east-1")
+    aws.client("secretsmanager", region_name="us-east-1")
 
     assert len(sessions) == 1
 

@@ -58,11 +58,19 @@ def test_a_queue_call_is_on_the_queue_its_url_names() -> None:
     ]
 
 
-def test_a_parameter_read_is_on_the_parameters_path() -> None:
-    params = {"Name": "/jupiter/dev/server-secret", "WithDecryption": True}
+def test_a_secret_read_is_on_the_secrets_name() -> None:
+    params = {"SecretId": "jupiter-dev-server-secret"}
 
-    assert needed("ssm", "GetParameter", params) == [
-        Permission("ssm:GetParameter", "parameter/jupiter/dev/server-secret")
+    assert needed("secretsmanager", "GetSecretValue", params) == [
+        Permission("secretsmanager:GetSecretValue", "secret:jupiter-dev-server-secret")
+    ]
+
+
+def test_a_secret_read_by_arn_is_on_what_follows_secret() -> None:
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:jupiter-dev-s-AbCdEf"
+
+    assert needed("secretsmanager", "GetSecretValue", {"SecretId": arn}) == [
+        Permission("secretsmanager:GetSecretValue", "secret:jupiter-dev-s-AbCdEf")
     ]
 
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.config import ENVIRONMENT, Settings, load_settings, settings
+from chalicelib.config import (
+    ENVIRONMENT,
+    Settings,
+    load_settings,
+    server_secret,
+    settings,
+)
 from chalicelib.errors import ConfigurationError
 
 REQUIRED = sorted(
@@ -56,6 +62,33 @@ def test_bad_value_is_named(variable: str, value: str) -> None:
     with pytest.raises(ConfigurationError) as raised:
         load_settings(env)
     assert variable in raised.value.detail
+
+
+def test_a_server_secret_or_its_secret_id_is_required() -> None:
+    env = valid_environment()
+    del env["JUPITER_SERVER_SECRET"]
+
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings(env)
+
+    assert "JUPITER_SERVER_SECRET " in raised.value.detail
+    assert "JUPITER_SERVER_SECRET_ID" in raised.value.detail
+
+
+def test_a_secret_id_alone_loads_without_reading_the_secret() -> None:
+    env = valid_environment()
+    del env["JUPITER_SERVER_SECRET"]
+    # Nothing answers there: reading the secret now would fail the load.
+    env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"
+
+    config = load_settings({**env, "JUPITER_SERVER_SECRET_ID": "jupiter-dev-secret"})
+
+    assert config.server_secret is None
+    assert config.server_secret_id == "jupiter-dev-secret"
+
+
+def test_the_configured_secret_is_the_server_secret() -> None:
+    assert server_secret(load_settings(valid_environment())) == SECRET
 
 
 def test_short_server_secret_is_named_but_never_echoed() -> None:

@@ -24,7 +24,7 @@ from chalice.test import Client
 from chalicelib import aws
 from chalicelib import services as services_module
 from chalicelib.clock import Clock, SystemClock
-from chalicelib.config import load_settings
+from chalicelib.config import load_settings, server_secret
 from chalicelib.policy import Scope, Tier
 from chalicelib.webhooks.deliveries import DeliveryStore
 from chalicelib.webhooks.delivery import Deliverer
@@ -63,6 +63,7 @@ def install(
         aws.dynamodb(),
         sqs or aws.sqs(),
         clock or SystemClock(),
+        server_secret(config),
         resolver=resolver,
         schedule=schedule,
     )
