@@ -19,6 +19,12 @@ stage does not name them yet, the package is built with the values the
 template gives for a stand-in account, so the check covers the queue consumer
 and the stream handler too, and the command says so.
 
+Every module ships with its bytecode, compiled for CPython 3.11 with
+unchecked hashes. Lambda's ``/var/task`` is read-only, so a package of bare
+sources is compiled again on every cold start, in full (the app and its
+libraries: about three times the import of compiled modules); an unchecked
+pyc is used as it is, whatever the zip did to the files' times.
+
 Beside ``sam.json`` it writes ``single/sam.json``: the same functions merged
 (``--merge-template``) with ``infrastructure/template.yaml`` into one stack,
 whose functions read every resource name from the stack itself.
@@ -27,10 +33,13 @@ whose functions read every resource name from the stack itself.
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
+import py_compile
 import re
 import shutil
 import subprocess
@@ -57,6 +66,9 @@ STAND_IN_REGION = "us-east-1"
 # Lambda's python3.11 runtime: Amazon Linux 2, glibc 2.26, x86_64.
 LAMBDA_GLIBC = (2, 26)
 LAMBDA_PYTHON = "cp311"
+# Bytecode is only of use to the interpreter version that wrote it.
+LAMBDA_VERSION = (3, 11)
+BYTECODE = py_compile.PycInvalidationMode.UNCHECKED_HASH
 # Outputs whose values hold the account id or a creation time, so only a
 # deployed stack can give them (``python -m ops.stages --stack``).
 STREAM = "JUPITER_EVENTS_STREAM_ARN"
@@ -114,7 +126,7 @@ def build_vendor(requirements: Path = REQUIREMENTS, cache: Path = DIST) -> Path:
     at once (the stages' tests on two workers) never see half a directory.
     """
     distributions = runtime_distributions(requirements)
-    pins = "\n".join(sorted(_names(distributions)))
+    pins = "\n".join([*sorted(_names(distributions)), f"bytecode: {BYTECODE.name}"])
     vendor = cache / ".vendor" / hashlib.sha256(pins.encode()).hexdigest()[:16]
     if vendor.with_suffix(".zip").exists():
         return vendor
@@ -123,6 +135,7 @@ def build_vendor(requirements: Path = REQUIREMENTS, cache: Path = DIST) -> Path:
     try:
         for distribution in distributions:
             _vendor_one(distribution, scratch / "vendor")
+        compile_bytecode(scratch / "vendor")
         _zip_tree(scratch / "vendor", scratch / "vendor.zip")
         with contextlib.suppress(OSError):  # another run got there first
             (scratch / "vendor").rename(vendor)
@@ -131,6 +144,20 @@ def build_vendor(requirements: Path = REQUIREMENTS, cache: Path = DIST) -> Path:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return vendor
+
+
+def compile_bytecode(directory: Path) -> None:
+    """Write each module's bytecode beside it, as Lambda's python3.11 reads it.
+
+    A module that does not compile (a template or an example written for
+    another Python) is left to fail at import, as it would without bytecode.
+    """
+    if sys.version_info[:2] != LAMBDA_VERSION:
+        raise PackageError(
+            f"bytecode for Lambda's python3.11 needs Python 3.11 to build it,"
+            f" not {sys.version_info.major}.{sys.version_info.minor}"
+        )
+    compileall.compile_dir(directory, quiet=2, invalidation_mode=BYTECODE, workers=1)
 
 
 def package(
@@ -366,6 +393,8 @@ def _stage_project(project: Path, stage: str, vendor: Path) -> dict[str, str]:
         symlinks=True,
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
+    # Chalice zips every file under chalicelib/, its bytecode with it.
+    compile_bytecode(project / "chalicelib")
     (project / "vendor").symlink_to(vendor, target_is_directory=True)
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     settings = config["stages"][stage]
@@ -436,6 +465,20 @@ def _seed(project: Path, vendor: Path) -> None:
     with zipfile.ZipFile(target, "a", zipfile.ZIP_DEFLATED) as zipped:
         for path, name in packager._iter_app_filenames(str(project)):
             zipped.write(path, name)
+            if not name.startswith("chalicelib/"):
+                # app.py and Chalice's own two modules, which Chalice adds
+                # one by one, without the bytecode chalicelib/ carries.
+                _write_bytecode(zipped, Path(path), name)
+
+
+def _write_bytecode(zipped: zipfile.ZipFile, source: Path, name: str) -> None:
+    cached = importlib.util.cache_from_source(name)
+    with tempfile.TemporaryDirectory() as scratch:
+        pyc = Path(scratch) / "module.pyc"
+        py_compile.compile(
+            str(source), str(pyc), dfile=name, doraise=True, invalidation_mode=BYTECODE
+        )
+        zipped.write(pyc, cached)
 
 
 def _chalice_package(

@@ -7,7 +7,10 @@ into a temporary directory; the tests then read what it built.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -100,6 +103,57 @@ def test_zip_carries_app_templates_docs_and_runtime_packages(built: Built) -> No
 
 
 @pytest.mark.parametrize("stage", STAGES)
+def test_every_module_ships_with_unchecked_bytecode_for_python_3_11(
+    built: Built,
+) -> None:
+    zipped = zipfile.ZipFile(built.directory / "deployment.zip")
+    names = set(zipped.namelist())
+    modules = sorted(n for n in names if n.endswith(".py"))
+
+    missing = [m for m in modules if importlib.util.cache_from_source(m) not in names]
+    assert "app.py" in modules
+    assert not missing
+    for module in ("app.py", "chalicelib/http/edge.py", "botocore/client.py"):
+        header = zipped.read(importlib.util.cache_from_source(module))[:8]
+        assert header[:4] == importlib.util.MAGIC_NUMBER  # CPython 3.11's
+        # PEP 552 flags: hash-based (bit 0), source not checked (bit 1 clear).
+        assert int.from_bytes(header[4:8], "little") == 0b01
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_cold_import_of_the_package_compiles_no_module(
+    built: Built, tmp_path: Path
+) -> None:
+    zipfile.ZipFile(built.directory / "deployment.zip").extractall(tmp_path)
+    # Only the package on the path, no bytecode written: Lambda's read-only
+    # /var/task. Every module compiled from source is counted.
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "import importlib._bootstrap_external as loader\n"
+        "compiled = []\n"
+        "source_to_code = loader.SourceLoader.source_to_code\n"
+        "def counted(self, data, path, *args, **kwargs):\n"
+        "    compiled.append(path)\n"
+        "    return source_to_code(self, data, path, *args, **kwargs)\n"
+        "loader.SourceLoader.source_to_code = counted\n"
+        "import app\n"
+        "print(len(sys.modules), compiled)\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", probe, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+
+    loaded, compiled = result.stdout.split(" ", 1)
+    assert int(loaded) > 300
+    assert compiled.strip() == "[]"
+
+
+@pytest.mark.parametrize("stage", STAGES)
 def test_zip_carries_no_test_local_benchmark_or_operator_code(built: Built) -> None:
     names = zipfile.ZipFile(built.directory / "deployment.zip").namelist()
 
@@ -108,7 +162,10 @@ def test_zip_carries_no_test_local_benchmark_or_operator_code(built: Built) -> N
         assert absent not in tops
     for dev_only in ("moto", "pytest", "chalice/cli", "cfnlint", "hypothesis"):
         assert not any(n.startswith(f"{dev_only}/") for n in names), dev_only
-    assert not any("__pycache__" in name for name in names)
+    # Bytecode only of the modules shipped: none left over from a local run.
+    sources = {n for n in names if n.endswith(".py")}
+    bytecode = {n for n in names if n.endswith(".pyc")}
+    assert bytecode == {importlib.util.cache_from_source(n) for n in sources}
 
 
 @pytest.mark.parametrize("stage", STAGES)
