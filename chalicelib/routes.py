@@ -1,53 +1,30 @@
-"""Every REST route of the service, declared once."""
+"""Every REST route of the service, declared once.
+
+Handlers and models are named, not imported: each is imported when its route
+is first served or described (see :class:`chalicelib.http.registry.Lazy`), so
+a cold start imports only what its first request uses.
+"""
 
 from __future__ import annotations
 
-from chalicelib import health, usage
-from chalicelib.analytics import api as analytics
-from chalicelib.analytics.models import AnalyticsResult, PeriodQuery, StatsReport
-from chalicelib.apidoc import api as apidoc
-from chalicelib.events import api as events
-from chalicelib.events.log import EventList, ListEventsQuery
-from chalicelib.http.registry import Registry, Route
-from chalicelib.keys import api as keys
-from chalicelib.keys.models import (
-    CreateKeyRequest,
-    KeyList,
-    KeyView,
-    KeyWithSecret,
-    ListKeysQuery,
-    RotateKeyRequest,
-)
+from chalicelib.http.registry import LazyModule, Registry, Route
 from chalicelib.policy import Scope
-from chalicelib.sessions import api as sessions
-from chalicelib.sessions.models import (
-    CreateSessionRequest,
-    ListSessionsQuery,
-    Session,
-    SessionList,
-)
-from chalicelib.threats import api as threats
-from chalicelib.threats.models import (
-    CreateThreatRequest,
-    ListThreatsQuery,
-    ResolveThreatRequest,
-    Threat,
-    ThreatList,
-)
-from chalicelib.webhooks import api as webhooks
-from chalicelib.webhooks.models import (
-    AttemptList,
-    CreateWebhookRequest,
-    DeliveryView,
-    ListAttemptsQuery,
-    ListWebhooksQuery,
-    ReplayFailedRequest,
-    ReplayReport,
-    UpdateWebhookRequest,
-    WebhookList,
-    WebhookView,
-    WebhookWithSecret,
-)
+
+health = LazyModule("chalicelib.health")
+usage = LazyModule("chalicelib.usage")
+analytics = LazyModule("chalicelib.analytics.api")
+analytics_models = LazyModule("chalicelib.analytics.models")
+apidoc = LazyModule("chalicelib.apidoc.api")
+events = LazyModule("chalicelib.events.api")
+event_log = LazyModule("chalicelib.events.log")
+keys = LazyModule("chalicelib.keys.api")
+key_models = LazyModule("chalicelib.keys.models")
+sessions = LazyModule("chalicelib.sessions.api")
+session_models = LazyModule("chalicelib.sessions.models")
+threats = LazyModule("chalicelib.threats.api")
+threat_models = LazyModule("chalicelib.threats.models")
+webhooks = LazyModule("chalicelib.webhooks.api")
+webhook_models = LazyModule("chalicelib.webhooks.models")
 
 ROUTES = [
     Route(
@@ -67,8 +44,8 @@ ROUTES = [
         keys.create_key,
         "Create an API key (the secret is shown once)",
         "Keys",
-        body=CreateKeyRequest,
-        response=KeyWithSecret,
+        body=key_models.CreateKeyRequest,
+        response=key_models.KeyWithSecret,
         status=201,
         errors=(400, 401, 403, 409, 413, 415, 429),
     ),
@@ -79,8 +56,8 @@ ROUTES = [
         keys.list_keys,
         "List an owner's keys (never their secrets)",
         "Keys",
-        query=ListKeysQuery,
-        response=KeyList,
+        query=key_models.ListKeysQuery,
+        response=key_models.KeyList,
         errors=(400, 401, 429),
     ),
     Route(
@@ -90,7 +67,7 @@ ROUTES = [
         keys.revoke_key,
         "Revoke a key; it stops working on its next request",
         "Keys",
-        response=KeyView,
+        response=key_models.KeyView,
         errors=(401, 403, 404, 429),
     ),
     Route(
@@ -100,8 +77,8 @@ ROUTES = [
         keys.rotate_key,
         "Give a key a new secret, optionally keeping the old one for a grace period",
         "Keys",
-        body=RotateKeyRequest,
-        response=KeyWithSecret,
+        body=key_models.RotateKeyRequest,
+        response=key_models.KeyWithSecret,
         errors=(400, 401, 403, 404, 429),
     ),
     Route(
@@ -121,8 +98,8 @@ ROUTES = [
         webhooks.create_webhook,
         "Register a webhook endpoint (the signing secret is shown once)",
         "Webhooks",
-        body=CreateWebhookRequest,
-        response=WebhookWithSecret,
+        body=webhook_models.CreateWebhookRequest,
+        response=webhook_models.WebhookWithSecret,
         status=201,
         errors=(400, 401, 403, 413, 415, 429),
     ),
@@ -133,8 +110,8 @@ ROUTES = [
         webhooks.list_webhooks,
         "List an owner's webhook endpoints (never their secrets)",
         "Webhooks",
-        query=ListWebhooksQuery,
-        response=WebhookList,
+        query=webhook_models.ListWebhooksQuery,
+        response=webhook_models.WebhookList,
         errors=(400, 401, 429),
     ),
     Route(
@@ -144,7 +121,7 @@ ROUTES = [
         webhooks.get_webhook,
         "A webhook endpoint, and why it is disabled if it is",
         "Webhooks",
-        response=WebhookView,
+        response=webhook_models.WebhookView,
         errors=(401, 404, 429),
     ),
     Route(
@@ -154,8 +131,8 @@ ROUTES = [
         webhooks.update_webhook,
         "Change a webhook's URL, events or description, or enable/disable it",
         "Webhooks",
-        body=UpdateWebhookRequest,
-        response=WebhookView,
+        body=webhook_models.UpdateWebhookRequest,
+        response=webhook_models.WebhookView,
         errors=(400, 401, 404, 413, 415, 429),
     ),
     Route(
@@ -165,7 +142,7 @@ ROUTES = [
         webhooks.delete_webhook,
         "Delete a webhook endpoint",
         "Webhooks",
-        response=WebhookView,
+        response=webhook_models.WebhookView,
         errors=(401, 404, 429),
     ),
     Route(
@@ -175,7 +152,7 @@ ROUTES = [
         webhooks.send_webhook_test,
         "Send a webhook.test event to the endpoint",
         "Webhooks",
-        response=DeliveryView,
+        response=webhook_models.DeliveryView,
         status=202,
         errors=(401, 404, 409, 429),
     ),
@@ -186,7 +163,7 @@ ROUTES = [
         webhooks.rotate_webhook_secret,
         "Give a webhook a new secret; for 24 hours both secrets sign",
         "Webhooks",
-        response=WebhookWithSecret,
+        response=webhook_models.WebhookWithSecret,
         errors=(401, 404, 409, 429),
     ),
     Route(
@@ -196,8 +173,8 @@ ROUTES = [
         webhooks.list_webhook_deliveries,
         "The endpoint's attempt log, newest first",
         "Webhooks",
-        query=ListAttemptsQuery,
-        response=AttemptList,
+        query=webhook_models.ListAttemptsQuery,
+        response=webhook_models.AttemptList,
         errors=(400, 401, 404, 429),
     ),
     Route(
@@ -207,7 +184,7 @@ ROUTES = [
         webhooks.get_webhook_delivery,
         "One delivery's state: pending, succeeded or failed",
         "Webhooks",
-        response=DeliveryView,
+        response=webhook_models.DeliveryView,
         errors=(401, 404, 429),
     ),
     Route(
@@ -217,7 +194,7 @@ ROUTES = [
         webhooks.replay_webhook_delivery,
         "Send a delivery again, with a new round of attempts",
         "Webhooks",
-        response=DeliveryView,
+        response=webhook_models.DeliveryView,
         status=202,
         errors=(401, 404, 409, 429),
     ),
@@ -228,8 +205,8 @@ ROUTES = [
         webhooks.replay_failed_webhook_deliveries,
         "Replay every failed delivery created since a time",
         "Webhooks",
-        body=ReplayFailedRequest,
-        response=ReplayReport,
+        body=webhook_models.ReplayFailedRequest,
+        response=webhook_models.ReplayReport,
         status=202,
         errors=(400, 401, 404, 409, 413, 415, 429),
     ),
@@ -241,8 +218,8 @@ ROUTES = [
         "List threats, newest first, with filters and cursor pagination",
         "Threats",
         scope=Scope.READ_THREATS,
-        query=ListThreatsQuery,
-        response=ThreatList,
+        query=threat_models.ListThreatsQuery,
+        response=threat_models.ThreatList,
         errors=(400, 401, 403, 429),
     ),
     Route(
@@ -253,7 +230,7 @@ ROUTES = [
         "One threat",
         "Threats",
         scope=Scope.READ_THREATS,
-        response=Threat,
+        response=threat_models.Threat,
         errors=(401, 403, 404, 429),
     ),
     Route(
@@ -264,8 +241,8 @@ ROUTES = [
         "Report a threat (emits threat.detected)",
         "Threats",
         scope=Scope.WRITE_THREATS,
-        body=CreateThreatRequest,
-        response=Threat,
+        body=threat_models.CreateThreatRequest,
+        response=threat_models.Threat,
         status=201,
         errors=(400, 401, 403, 409, 413, 415, 429),
     ),
@@ -277,8 +254,8 @@ ROUTES = [
         "Resolve an active threat (emits threat.resolved)",
         "Threats",
         scope=Scope.WRITE_THREATS,
-        body=ResolveThreatRequest,
-        response=Threat,
+        body=threat_models.ResolveThreatRequest,
+        response=threat_models.Threat,
         errors=(400, 401, 403, 404, 409, 413, 415, 429),
     ),
     Route(
@@ -289,8 +266,8 @@ ROUTES = [
         "Start a VR session (emits vr.session.started)",
         "VR sessions",
         scope=Scope.WRITE_VR_SESSIONS,
-        body=CreateSessionRequest,
-        response=Session,
+        body=session_models.CreateSessionRequest,
+        response=session_models.Session,
         status=201,
         errors=(400, 401, 403, 409, 413, 415, 429),
     ),
@@ -302,8 +279,8 @@ ROUTES = [
         "List the owner's VR sessions, newest first, with filters",
         "VR sessions",
         scope=Scope.READ_VR_SESSIONS,
-        query=ListSessionsQuery,
-        response=SessionList,
+        query=session_models.ListSessionsQuery,
+        response=session_models.SessionList,
         errors=(400, 401, 403, 429),
     ),
     Route(
@@ -314,7 +291,7 @@ ROUTES = [
         "One VR session of the key's owner",
         "VR sessions",
         scope=Scope.READ_VR_SESSIONS,
-        response=Session,
+        response=session_models.Session,
         errors=(401, 403, 404, 429),
     ),
     Route(
@@ -325,7 +302,7 @@ ROUTES = [
         "End a VR session (emits vr.session.ended)",
         "VR sessions",
         scope=Scope.WRITE_VR_SESSIONS,
-        response=Session,
+        response=session_models.Session,
         errors=(400, 401, 403, 404, 409, 429),
     ),
     Route(
@@ -335,8 +312,8 @@ ROUTES = [
         events.list_events,
         "Recent domain events of the key's owner, newest first",
         "Events",
-        query=ListEventsQuery,
-        response=EventList,
+        query=event_log.ListEventsQuery,
+        response=event_log.EventList,
         description=(
             "The events webhooks deliver (threat.detected, threat.resolved, "
             "vr.session.started, vr.session.ended, quota.warning, "
@@ -352,8 +329,8 @@ ROUTES = [
         "A metric over a period, from counters kept on write",
         "Analytics",
         scope=Scope.READ_ANALYTICS,
-        query=PeriodQuery,
-        response=AnalyticsResult,
+        query=analytics_models.PeriodQuery,
+        response=analytics_models.AnalyticsResult,
         description=(
             "Metrics: threat_count, threats_by_severity, threats_by_type, "
             "resolved_count, mean_time_to_resolve, vr_session_count and "
@@ -371,8 +348,8 @@ ROUTES = [
         "and latency percentiles over a period",
         "Analytics",
         scope=Scope.ADMIN,
-        query=PeriodQuery,
-        response=StatsReport,
+        query=analytics_models.PeriodQuery,
+        response=analytics_models.StatsReport,
         errors=(400, 401, 403, 429),
     ),
     Route(

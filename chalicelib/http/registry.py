@@ -6,17 +6,78 @@ scope, and is what the OpenAPI document, the SDKs and the docs are built from.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from chalice.app import Chalice, Response
-from pydantic import BaseModel
 
 from chalicelib.http.call import Call
 from chalicelib.policy import Scope
 
-Handler = Callable[[Call], BaseModel | Response]
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+Handler = Callable[[Call], "BaseModel | Response"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Lazy:
+    """A module's attribute, named now and imported when first used.
+
+    The registry names every handler and model this way, so a cold start
+    imports only the modules of the route it serves: importing every
+    domain's handlers and models up front was a good part of the app's import.
+    """
+
+    module: str
+    name: str
+
+    def load(self) -> Any:
+        return getattr(importlib.import_module(self.module), self.name)
+
+
+class LazyModule:
+    """A module not imported yet: each attribute read is a :class:`Lazy` of it."""
+
+    def __init__(self, module: str) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> Lazy:
+        return Lazy(self._module, name)
+
+
+class _Loaded(Generic[T]):
+    """A route field given as the object or as a :class:`Lazy`; reads as the object.
+
+    A dataclass field whose default is a descriptor: the dataclass's
+    ``__init__`` hands the given value to ``__set__``, and reading the field
+    on the class gives its default (no default: AttributeError).
+    """
+
+    def __init__(self, *default: T) -> None:
+        self._default = default
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._slot = "_" + name
+
+    @overload
+    def __get__(self, route: None, owner: type) -> T: ...
+    @overload
+    def __get__(self, route: Route, owner: type) -> T: ...
+    def __get__(self, route: Route | None, owner: type) -> T:
+        if route is None:
+            if not self._default:
+                raise AttributeError(self._slot)  # a field without a default
+            return self._default[0]
+        value = route.__dict__[self._slot]
+        loaded: T = value.load() if isinstance(value, Lazy) else value
+        return loaded
+
+    def __set__(self, route: Route, value: T | Lazy) -> None:
+        route.__dict__[self._slot] = value
 
 
 @dataclass(frozen=True)
@@ -26,14 +87,15 @@ class Route:
     operation: str  # snake_case operation id, also the SDK method name
     method: str
     path: str
-    handler: Handler
-    summary: str
-    tag: str
+    handler: _Loaded[Handler] = _Loaded()
+    # The handler's descriptor gives it no default, which mypy cannot see.
+    summary: str  # type: ignore[misc]
+    tag: str  # type: ignore[misc]
     scope: Scope | None = None
     public: bool = False
-    body: type[BaseModel] | None = None
-    query: type[BaseModel] | None = None
-    response: type[BaseModel] | None = None
+    body: _Loaded[type[BaseModel] | None] = _Loaded(None)
+    query: _Loaded[type[BaseModel] | None] = _Loaded(None)
+    response: _Loaded[type[BaseModel] | None] = _Loaded(None)
     status: int = 200
     description: str = ""
     errors: tuple[int, ...] = field(default=())

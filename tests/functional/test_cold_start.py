@@ -39,6 +39,14 @@ NOT_FOR_A_FIRST_GET = (
     "chalicelib.webhooks.transport",
     "chalicelib.sessions.service",
     "chalicelib.analytics.service",
+    # The registry names the handlers and models of other routes; unused, they
+    # are never imported.
+    "chalicelib.threats.api",
+    "chalicelib.threats.models",
+    "chalicelib.sessions.models",
+    "chalicelib.webhooks.models",
+    "chalicelib.analytics.models",
+    "chalicelib.apidoc.api",
 )
 
 
