@@ -6,7 +6,8 @@ tracing off, :func:`subsegment` is one dictionary read.
 
 Subsegments: ``admission`` (the gateway's write and its diagnosis),
 ``webhook.delivery`` (one queue message: claim, vetting, POST, record) and
-``realtime.fanout`` (one broadcast to a topic's subscribers). Each carries the
+``realtime.fanout`` (one broadcast to a topic's subscribers, whose posts from
+the pool's threads are carried into it). Each carries the
 correlation id and the ids it concerns as annotations, so a trace can be found
 from a log line.
 """
@@ -14,16 +15,25 @@ from a log line.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from chalicelib.config import Settings
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Recorder(Protocol):
     """What subsegments need of an X-Ray recorder (``aws_xray_sdk``'s, or a fake)."""
 
     def in_subsegment(self, name: str) -> contextlib.AbstractContextManager[Any]: ...
+
+    def get_trace_entity(self) -> Any: ...
+
+    def set_trace_entity(self, trace_entity: Any) -> None: ...
+
+    def clear_trace_entities(self) -> None: ...
 
 
 _state: dict[str, Any] = {"recorder": None}
@@ -63,3 +73,26 @@ def subsegment(name: str, **annotations: str | int | None) -> Iterator[Any]:
                 if value is not None:
                     segment.put_annotation(key, value)
         yield segment
+
+
+def carried(function: Callable[P, R]) -> Callable[P, R]:
+    """Return ``function`` to run on another thread inside the current subsegment.
+
+    The X-Ray SDK keeps the current segment or subsegment per thread: a pool
+    thread's boto3 calls would otherwise land outside the subsegment that
+    started them (in Lambda, straight on the function's segment). Call this on
+    the thread that opened the subsegment, and run what it returns on the pool.
+    """
+    recorder: Recorder | None = _state["recorder"]
+    if recorder is None:
+        return function
+    entity = recorder.get_trace_entity()
+
+    def in_entity(*args: P.args, **kwargs: P.kwargs) -> R:
+        recorder.set_trace_entity(entity)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            recorder.clear_trace_entities()
+
+    return in_entity

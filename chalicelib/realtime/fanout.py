@@ -112,9 +112,10 @@ class Broadcaster:
 def _submit(
     pool: ThreadPoolExecutor, api: ManagementApi, connection_id: str, body: str
 ) -> Future[str]:
-    # A copy of the context per post: the pool's threads log with the ids bound.
+    # A copy of the context per post: the pool's threads log with the ids bound,
+    # and trace their calls inside the broadcast's subsegment.
     context = contextvars.copy_context()
-    return pool.submit(context.run, _post, api, connection_id, body)
+    return pool.submit(context.run, tracing.carried(_post), api, connection_id, body)
 
 
 def _post(api: ManagementApi, connection_id: str, body: str) -> str:

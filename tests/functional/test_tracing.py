@@ -4,6 +4,7 @@ what it would send to the daemon."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -69,3 +70,39 @@ def test_a_request_records_an_admission_subsegment_in_its_segment(
     assert admission["in_progress"] is False
     assert "key_secret" not in repr(recorded)
     assert headers["X-API-Key-Secret"] not in repr(recorded)
+
+
+def test_work_carried_to_pool_threads_is_traced_inside_its_subsegment(
+    xray: tuple[Any, KeptEntities],
+) -> None:
+    recorder, emitter = xray
+
+    def post(number: int) -> int:
+        with recorder.in_subsegment(f"post {number}"):
+            return number
+
+    recorder.begin_segment("jupiter-api")
+    with (
+        tracing.subsegment("realtime.fanout", topic="threats"),
+        ThreadPoolExecutor(2) as pool,
+    ):
+        futures = [pool.submit(tracing.carried(post), n) for n in range(3)]
+        assert [f.result() for f in futures] == [0, 1, 2]
+    recorder.end_segment()
+
+    (segment,) = emitter.sent
+    (fanout,) = segment.to_dict()["subsegments"]
+    assert fanout["name"] == "realtime.fanout"
+    posts = sorted(s["name"] for s in fanout["subsegments"])
+    assert posts == ["post 0", "post 1", "post 2"]
+
+
+def test_with_tracing_off_carried_work_is_the_work_itself() -> None:
+    def post(number: int) -> int:
+        return number
+
+    previous = tracing.use_recorder(None)
+    try:
+        assert tracing.carried(post) is post
+    finally:
+        tracing.use_recorder(previous)

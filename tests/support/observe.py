@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,11 +69,17 @@ class FakeSubsegment:
 
 @dataclass
 class FakeRecorder:
-    """Records the subsegments opened, in order, and how deep each was."""
+    """Records the subsegments opened, in order, and how deep each was.
+
+    Like the SDK's, it keeps the current subsegment per thread; ``carried``
+    lists the entity each thread was handed (``set_trace_entity``).
+    """
 
     opened: list[FakeSubsegment] = field(default_factory=list)
     depth: int = 0
     nesting: list[int] = field(default_factory=list)
+    carried: list[tuple[str, Any]] = field(default_factory=list)
+    _current: threading.local = field(default_factory=threading.local)
 
     @contextlib.contextmanager
     def in_subsegment(self, name: str) -> Iterator[FakeSubsegment]:
@@ -80,10 +87,23 @@ class FakeRecorder:
         self.opened.append(segment)
         self.nesting.append(self.depth)
         self.depth += 1
+        outer = self.get_trace_entity()
+        self._current.entity = segment
         try:
             yield segment
         finally:
+            self._current.entity = outer
             self.depth -= 1
+
+    def get_trace_entity(self) -> Any:
+        return getattr(self._current, "entity", None)
+
+    def set_trace_entity(self, trace_entity: Any) -> None:
+        self.carried.append((threading.current_thread().name, trace_entity))
+        self._current.entity = trace_entity
+
+    def clear_trace_entities(self) -> None:
+        self._current.__dict__.clear()
 
     def names(self) -> list[str]:
         return [s.name for s in self.opened]

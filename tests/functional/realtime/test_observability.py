@@ -57,6 +57,10 @@ def test_a_fan_out_is_traced_and_counted_with_its_size(ws: Harness) -> None:
 
     assert recorder.names() == ["realtime.fanout"]
     assert recorder.opened[0].annotations["topic"] == "system"
+    # Each post ran on a pool thread inside the broadcast's subsegment.
+    assert len(recorder.carried) == 3
+    assert all(entity is recorder.opened[0] for _, entity in recorder.carried)
+    assert all(thread.startswith("fanout") for thread, _ in recorder.carried)
     # A schedule is no request: its own fresh correlation id.
     assert recorder.opened[0].annotations["correlation_id"].startswith("cor_")
     (document,) = documents
