@@ -18,12 +18,19 @@ Lambda the X-Ray SDK builds a botocore client for sampling rules at import,
 inside it samples locally. Subsegments go over UDP to a daemon address where
 nothing listens, as cheap as the real daemon.
 
-Five kinds of process run interleaved, the order rotating each round, so a
+Seven kinds of process run interleaved, the order rotating each round, so a
 slow spell of a shared machine hits them all: Jupiter with tracing on (what
 is deployed) and off, the bare app, the bare app patched for X-Ray, and the
 bare app patched for X-Ray answering through a pydantic model (the floor for
 any app on Jupiter's libraries). The target compares the deployed Jupiter
 with the plain bare app.
+
+Those run from the source tree, whose bytecode Python caches as it goes. In
+Lambda, ``/var/task`` is read-only and holds what the deployment package
+holds, so two more kinds serve the same request from the dev stage's
+unpacked ``deployment.zip`` (``ops.package``), with its libraries only and
+no bytecode written (``-S -B``): as it ships, with bytecode, and with the
+bytecode removed, which is what a zip of bare sources costs.
 One run of each kind first compiles bytecode and warms the file cache; it is
 not counted. Then one run of each app under ``python -X importtime`` shows
 where import time goes, by top-level package.
@@ -46,6 +53,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -110,6 +118,7 @@ class Kind:
     directory: Path
     env: dict[str, str]
     event: dict[str, Any]
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -210,6 +219,9 @@ def _kinds(url: str, scratch: Path) -> list[Kind]:
     item = proxy_event("GET", "/api/item", {})
     jupiter = {**_lambda_env(url, PROJECT_DIR), **jupiter_env}
     floor = {"BARE_TRACING": "true", "BARE_PYDANTIC": "true"}
+    shipped, sources = _unpacked_package(scratch)
+    # Only the package and the standard library, and no bytecode written.
+    read_only = ("-S", "-B")
     return [
         Kind(
             "jupiter_traced", PROJECT_DIR, {**jupiter, "JUPITER_TRACING": "true"}, usage
@@ -218,7 +230,35 @@ def _kinds(url: str, scratch: Path) -> list[Kind]:
         Kind("bare", bare_dir, bare_env, item),
         Kind("bare_traced", bare_dir, {**bare_env, "BARE_TRACING": "true"}, item),
         Kind("bare_floor", bare_dir, {**bare_env, **floor}, item),
+        Kind(
+            "package",
+            shipped,
+            {**_lambda_env(url, shipped), **jupiter_env, "JUPITER_TRACING": "true"},
+            usage,
+            read_only,
+        ),
+        Kind(
+            "package_sources",
+            sources,
+            {**_lambda_env(url, sources), **jupiter_env, "JUPITER_TRACING": "true"},
+            usage,
+            read_only,
+        ),
     ]
+
+
+def _unpacked_package(scratch: Path) -> tuple[Path, Path]:
+    """Unpack the dev stage's deployment.zip twice: as shipped, and bytecode-free."""
+    from ops.package import package
+
+    built = package(STAGE, out=scratch / "dist", work=scratch / "build", single=False)
+    shipped, sources = scratch / "package", scratch / "package-sources"
+    for directory in (shipped, sources):
+        with zipfile.ZipFile(built.directory / "deployment.zip") as zipped:
+            zipped.extractall(directory)
+    for cache in sorted(sources.rglob("__pycache__")):
+        shutil.rmtree(cache)
+    return shipped, sources
 
 
 def _lambda_env(url: str, directory: Path) -> dict[str, str]:
@@ -294,11 +334,11 @@ def _bare_table(url: str) -> str:
 # One fresh process, timed from spawn to its result line.
 
 
-def _spawn(kind: Kind, *flags: str) -> Sample:
+def _spawn(kind: Kind) -> Sample:
     with tempfile.TemporaryFile("w+") as errors:
         started = time.perf_counter()
         process = subprocess.Popen(
-            [sys.executable, *flags, "-c", DRIVER, json.dumps(kind.event)],
+            [sys.executable, *kind.flags, "-c", DRIVER, json.dumps(kind.event)],
             cwd=kind.directory,
             env=kind.env,
             stdout=subprocess.PIPE,
@@ -346,7 +386,15 @@ def _import_profile(kind: Kind) -> dict[str, float]:
     """Self time of every import in one process, in ms, by top-level package."""
     with tempfile.TemporaryFile("w+") as errors:
         subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", DRIVER, json.dumps(kind.event)],
+            [
+                sys.executable,
+                *kind.flags,
+                "-X",
+                "importtime",
+                "-c",
+                DRIVER,
+                json.dumps(kind.event),
+            ],
             cwd=kind.directory,
             env=kind.env,
             stdout=subprocess.DEVNULL,
@@ -408,6 +456,9 @@ def _figures(
         "over_floor": ratio("jupiter_traced", "bare_floor"),
         "import_tracing_on": ratio("jupiter_traced", "bare", "import"),
         "import_tracing_off": ratio("jupiter", "bare", "import"),
+        "package": ratio("package", "bare"),
+        "package_sources": ratio("package_sources", "bare"),
+        "package_bytecode_gain": ratio("package_sources", "package"),
     }
     return {
         "stage": STAGE,
@@ -452,6 +503,21 @@ def _rows(figures: dict[str, Any]) -> list[tuple[str, ...]]:
             cell("jupiter_traced", "total"),
             cell("bare_floor", "total"),
             f"{ratios['over_floor']:.2f}x",
+        ),
+    ]
+    rows += [
+        (
+            "spawn to first response, from the deployment package (read-only)",
+            cell("package", "total"),
+            cell("bare", "total"),
+            f"{ratios['package']:.2f}x",
+        ),
+        (
+            "the same, the package's bytecode removed",
+            cell("package_sources", "total"),
+            cell("bare", "total"),
+            f"{ratios['package_sources']:.2f}x"
+            f" ({ratios['package_bytecode_gain']:.2f}x the shipped package)",
         ),
     ]
     parts = (

@@ -18,7 +18,15 @@ from benchmarks import cold_start
 from benchmarks.cold_start import Kind
 from benchmarks.report import Report, render
 
-KINDS = ("jupiter_traced", "jupiter", "bare", "bare_traced", "bare_floor")
+KINDS = (
+    "jupiter_traced",
+    "jupiter",
+    "bare",
+    "bare_traced",
+    "bare_floor",
+    "package",
+    "package_sources",
+)
 
 # Serves the first request as the benchmark does, then lists what was imported.
 MODULES_DRIVER = cold_start.DRIVER.replace(
