@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from chalice.local import LambdaContext
 
 if TYPE_CHECKING:
@@ -32,8 +33,14 @@ logger = logging.getLogger("local.sqs")
 
 MAX_BATCH = 10
 IDLE_SECONDS = 0.25
+# While the queue cannot be reached, polls back off up to this.
+UNREACHABLE_BACKOFF_SECONDS = 5.0
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class QueueUnreachable(Exception):
+    """Raised when a poll cannot reach the queue (the store is down)."""
 
 
 @dataclass
@@ -52,13 +59,16 @@ class QueueConsumer:
 
     def poll_once(self) -> int:
         """Receive one batch, invoke the handler; return how many messages came."""
-        response = self.sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=min(self.batch_size, MAX_BATCH),
-            WaitTimeSeconds=0,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        )
+        try:
+            response = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=min(self.batch_size, MAX_BATCH),
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise QueueUnreachable(type(exc).__name__) from exc
         messages = response.get("Messages", [])
         if not messages:
             return 0
@@ -140,16 +150,48 @@ class SqsEventSources:
                 batch_size=binding.batch_size,
                 context=server.lambda_context(binding.handler_name),
             )
+            poller = Poller(binding.handler_name)
             while True:
-                try:
-                    received = await server.invoke(consumer.poll_once)
-                except Exception:
-                    logger.exception("the %s consumer raised", binding.handler_name)
-                    received = 0
-                if not received:
-                    await asyncio.sleep(IDLE_SECONDS)
+                await asyncio.sleep(await poller.poll(server.invoke, consumer))
 
         return run
+
+
+@dataclass
+class Poller:
+    """One consumer's polls: how long to wait after each, and what to log.
+
+    A handler that raises is logged with its traceback every time. A queue
+    that cannot be reached (the moto server restarting) is logged once when
+    polls start failing and once when they succeed again, and polled less
+    often meanwhile, rather than a traceback four times a second.
+    """
+
+    name: str
+    failures: int = 0
+
+    async def poll(
+        self, invoke: Callable[[Callable[[], int]], Any], consumer: QueueConsumer
+    ) -> float:
+        """Poll once through ``invoke``; return the seconds to wait before the next."""
+        try:
+            received = await invoke(consumer.poll_once)
+        except QueueUnreachable as exc:
+            if not self.failures:
+                logger.warning("the %s queue is unreachable (%s)", self.name, exc)
+            self.failures += 1
+            return min(IDLE_SECONDS * 2**self.failures, UNREACHABLE_BACKOFF_SECONDS)
+        except Exception:
+            logger.exception("the %s consumer raised", self.name)
+            received = 0
+        if self.failures:
+            logger.info(
+                "the %s queue is reachable again after %d failed polls",
+                self.name,
+                self.failures,
+            )
+            self.failures = 0
+        return 0.0 if received else IDLE_SECONDS
 
 
 def lambda_context(name: str) -> LambdaContext:
