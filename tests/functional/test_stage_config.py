@@ -335,7 +335,8 @@ def test_a_request_that_signs_no_cursor_never_reads_the_server_secret(
 
     headers = make_key(svc, [Scope.READ_THREATS], Tier.ENTERPRISE)
     monkeypatch.delenv("JUPITER_SERVER_SECRET")
-    monkeypatch.setenv("JUPITER_SERVER_SECRET_ID", "jupiter-dev-never-created")
+    # The dev stage's name; the local stage provisioned here has no secret.
+    monkeypatch.setenv("JUPITER_SERVER_SECRET_ID", "jupiter-dev-server-secret")
     deferred = build_services({})
 
     with (
@@ -350,12 +351,12 @@ def test_a_request_that_signs_no_cursor_never_reads_the_server_secret(
     problem = json.loads(listing.body)
     assert problem["code"] == "configuration_error"
     # Its detail names the stage's secret: logged for operators, not sent.
-    assert "never-created" not in listing.body.decode()
+    assert "jupiter-dev-server-secret" not in listing.body.decode()
     assert "JUPITER_SERVER_SECRET_ID" not in listing.body.decode()
     logged = [json.loads(r.getMessage()) for r in caplog.records]
     assert any(
         line["event"] == "configuration_error"
-        and "jupiter-dev-never-created" in line["detail"]
+        and "jupiter-dev-server-secret" in line["detail"]
         and line["correlation_id"] == problem["request_id"]
         for line in logged
     )
