@@ -162,6 +162,14 @@ ROWS: tuple[Row, ...] = (
         lambda v: "meets" if v <= 1.3 else "misses (see the cold-start table)",
     ),
     Row(
+        "cold start from the deployment package, its bytecode removed / shipped",
+        "cold_start",
+        ("ratios", "package_bytecode_gain"),
+        _times,
+        "-",
+        lambda v: "no original target; what shipping bytecode saves in Lambda",
+    ),
+    Row(
         "limiter exactness under concurrency (fresh FREE key)",
         "load",
         ("service", "exactness"),
