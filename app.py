@@ -18,8 +18,10 @@ app = Chalice(app_name="jupiter-api")
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.log.setLevel(logging.INFO)
 logging.getLogger("chalicelib").setLevel(logging.INFO)
-# In Lambda, one bare JSON object per line (see chalicelib/logs.py).
+# In Lambda, one bare JSON object per line (see chalicelib/logs.py), each
+# with the invocation's aws_request_id.
 logs.configure()
+app.register_middleware(logs.lambda_request_id, "all")
 
 Edge(app, REGISTRY).mount()
 

@@ -7,6 +7,9 @@ or an event's, a delivery's, a webhook's) go into every line written while
 they are bound. They live in a context variable, so the threads of the local
 server and of the fan-out pool each keep their own.
 
+Every line written in a Lambda invocation also carries its ``aws_request_id``
+(:func:`lambda_request_id`, registered on the app for every kind of event).
+
 The correlation id is the REST request's id (``req_…``, the ``request_id`` of
 problem documents and ``X-Request-Id``) for everything the request causes:
 its domain events, their dispatch, the webhook deliveries and their retries,
@@ -34,7 +37,7 @@ import logging
 import os
 import secrets
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -69,6 +72,19 @@ def bound(**fields: Any) -> Iterator[None]:
         yield
     finally:
         _bound.reset(token)
+
+
+def lambda_request_id(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """Chalice middleware: bind the invocation's ``aws_request_id`` to its lines.
+
+    The bare JSON lines carry no Lambda prefix (see :func:`configure`), so this
+    is what joins a line to the START, END and REPORT lines of its invocation.
+    An HTTP request holds the Lambda context as ``lambda_context``, every other
+    event as ``context``.
+    """
+    context = getattr(event, "lambda_context", None) or getattr(event, "context", None)
+    with bound(aws_request_id=getattr(context, "aws_request_id", None)):
+        return get_response(event)
 
 
 class _Json:

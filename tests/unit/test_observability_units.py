@@ -405,3 +405,37 @@ def test_malformed_and_failed_messages_are_counted_and_logged_with_their_ids(
     assert (failed["correlation_id"], failed["delivery_id"]) == ("req_1", "dlv_1")
     assert failed["result"] == "error"
     assert caplog.records[-1].exc_info is not None
+
+
+class _Invocation:
+    aws_request_id = "8f9a0c1e-lambda-invocation"
+
+
+class _HttpEvent:
+    def __init__(self) -> None:
+        self.lambda_context = _Invocation()
+        self.context = {"requestId": "gateway-id"}
+
+
+class _QueueEvent:
+    context = _Invocation()
+
+
+class _ContextlessEvent:
+    def __init__(self) -> None:
+        self.lambda_context = None
+        self.context: dict[str, str] = {}
+
+
+@pytest.mark.parametrize("event", [_HttpEvent(), _QueueEvent()])
+def test_lines_of_an_invocation_carry_its_aws_request_id(event: object) -> None:
+    seen = logs.lambda_request_id(event, lambda _: logs.current())
+
+    assert seen["aws_request_id"] == "8f9a0c1e-lambda-invocation"
+    assert "aws_request_id" not in logs.current()
+
+
+def test_an_event_without_a_lambda_context_binds_nothing() -> None:
+    seen = logs.lambda_request_id(_ContextlessEvent(), lambda _: logs.current())
+
+    assert "aws_request_id" not in seen

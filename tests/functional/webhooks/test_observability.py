@@ -92,6 +92,11 @@ def test_the_post_request_id_is_the_correlation_id_of_its_webhook_delivery(
     assert (dispatched["correlation_id"], dispatched["result"]) == (request_id, "ok")
     (queued,) = lines(caplog, "webhook_queued")
     assert queued["correlation_id"] == request_id
+    # Each line also names the Lambda invocation that wrote it.
+    assert access["aws_request_id"]
+    for attempt in attempts:
+        assert attempt["aws_request_id"] == consumer.context.aws_request_id
+    assert consumer.context.aws_request_id != access["aws_request_id"]
     # The public body is unchanged: the correlation id is not in it.
     assert set(json.loads(receiver.received[0].body)) == {
         "event_type",
