@@ -65,9 +65,8 @@ REQUIREMENTS = ROOT / "requirements.txt"
 STAND_IN_REGION = "us-east-1"
 # Lambda's python3.11 runtime: Amazon Linux 2, glibc 2.26, x86_64.
 LAMBDA_GLIBC = (2, 26)
-LAMBDA_PYTHON = "cp311"
-# Bytecode is only of use to the interpreter version that wrote it.
 LAMBDA_VERSION = (3, 11)
+LAMBDA_PYTHON = "cp{}{}".format(*LAMBDA_VERSION)
 BYTECODE = py_compile.PycInvalidationMode.UNCHECKED_HASH
 # Outputs whose values hold the account id or a creation time, so only a
 # deployed stack can give them (``python -m ops.stages --stack``).
@@ -152,6 +151,7 @@ def compile_bytecode(directory: Path) -> None:
     A module that does not compile (a template or an example written for
     another Python) is left to fail at import, as it would without bytecode.
     """
+    # Bytecode is only of use to the interpreter version that wrote it.
     if sys.version_info[:2] != LAMBDA_VERSION:
         raise PackageError(
             f"bytecode for Lambda's python3.11 needs Python 3.11 to build it,"

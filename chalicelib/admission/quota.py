@@ -58,27 +58,21 @@ class DataMeter:
                 },
                 ReturnValues="ALL_NEW",
             )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return
-            logs.line(
-                logger,
-                "response_bytes_uncounted",
-                logging.WARNING,
-                key_id=key_id,
-                bytes=size,
-                error=exc.response["Error"]["Code"],
+        except (ClientError, BotoCoreError) as exc:
+            code = (
+                exc.response["Error"]["Code"]
+                if isinstance(exc, ClientError)
+                else type(exc).__name__
             )
-            return
-        except BotoCoreError as exc:
-            logs.line(
-                logger,
-                "response_bytes_uncounted",
-                logging.WARNING,
-                key_id=key_id,
-                bytes=size,
-                error=type(exc).__name__,
-            )
+            if code != "ConditionalCheckFailedException":
+                logs.line(
+                    logger,
+                    "response_bytes_uncounted",
+                    logging.WARNING,
+                    key_id=key_id,
+                    bytes=size,
+                    error=code,
+                )
             return
         self.raise_events(from_item(response["Attributes"]), request_id)
 

@@ -39,7 +39,7 @@ from chalicelib.http.ratelimit_headers import rate_limit_headers
 from chalicelib.http.registry import Registry, Route
 from chalicelib.idempotency import HEADER as IDEMPOTENCY_HEADER
 from chalicelib.idempotency import fingerprint
-from chalicelib.services import services
+from chalicelib.services import Services, services
 
 
 @dataclass
@@ -82,11 +82,14 @@ class Edge:
     ) -> Response:
         started = time.perf_counter()
         principal: Principal | None = None
+        # Looked up once per request: each lookup validates the environment.
+        current: Services | None = None
         route = self._registry.find(
             str(request.context.get("resourcePath", "")), request.method
         )
         try:
-            principal = self._admit(request, route)
+            current = services()
+            principal = self._admit(current, request, route)
             _admitted.set(Admitted(request, request_id, principal))
             response = get_response(request)
         except JupiterError as error:
@@ -94,13 +97,14 @@ class Edge:
             usage = getattr(error, "usage", None)
             if usage is not None:
                 # The service's clock, not time.time(): the one admission used.
-                now = services().clock.now()
+                now = (current or services()).clock.now()
                 response.headers.update(rate_limit_headers(usage, now))
         if response.status_code >= 400 and not problems.is_problem(response):
             response = problems.from_chalice(response, request_id)
-        self._finish(request, response, request_id, principal, route)
+        current = current or services()
+        self._finish(current, request, response, request_id, principal, route)
         latency_ms = round((time.perf_counter() - started) * 1000, 2)
-        _count(request, response, principal, route, latency_ms)
+        _count(current, request, response, principal, route, latency_ms)
         log_request(
             request_id=request_id,
             key_id=principal.key_id if principal else None,
@@ -114,11 +118,13 @@ class Edge:
         )
         return response
 
-    def _admit(self, request: Request, route: Route | None) -> Principal | None:
+    def _admit(
+        self, current: Services, request: Request, route: Route | None
+    ) -> Principal | None:
         if route is None or request.method == "OPTIONS":
             return None
         body = _raw_body(request)
-        limit = services().settings.max_body_bytes
+        limit = current.settings.max_body_bytes
         if len(body) > limit:
             raise PayloadTooLarge(
                 f"the body is {len(body)} bytes; the limit is {limit}"
@@ -130,10 +136,11 @@ class Edge:
             secret=request.headers.get("x-api-key-secret"),
             source_ip=_source_ip(request),
         )
-        return services().gateway.admit(credentials, route.scope)
+        return current.gateway.admit(credentials, route.scope)
 
     def _finish(
         self,
+        current: Services,
         request: Request,
         response: Response,
         request_id: str,
@@ -141,7 +148,7 @@ class Edge:
         route: Route | None,
     ) -> None:
         origin = request.headers.get("origin")
-        allowed = services().settings.cors_origins
+        allowed = current.settings.cors_origins
         if request.method == "OPTIONS":
             response.headers.update(cors.preflight(origin, allowed))
         else:
@@ -149,11 +156,11 @@ class Edge:
         response.headers["X-Request-Id"] = request_id
         if principal is None:
             return
-        now = services().clock.now()
+        now = current.clock.now()
         response.headers.update(rate_limit_headers(principal.usage, now))
         size = _body_size(response)
         if size:
-            services().meter.record(principal.key_id, size, request_id)
+            current.meter.record(principal.key_id, size, request_id)
 
     def view(self, route: Route) -> Callable[..., Any]:
         """Return the Chalice view function for ``route``."""
@@ -215,6 +222,7 @@ def _once(route: Route, call: Call, request: Request) -> Response:
 
 
 def _count(
+    current: Services,
     request: Request,
     response: Response,
     principal: Principal | None,
@@ -224,7 +232,7 @@ def _count(
     """Count the request in the hour's aggregates (one write; never raises)."""
     if route is None or route.public or request.method == "OPTIONS":
         return
-    services().requests.record(
+    current.requests.record(
         route.operation,
         response.status_code,
         latency_ms,

@@ -73,7 +73,10 @@ class _Loaded(Generic[T]):
                 raise AttributeError(self._slot)  # a field without a default
             return self._default[0]
         value = route.__dict__[self._slot]
-        loaded: T = value.load() if isinstance(value, Lazy) else value
+        if isinstance(value, Lazy):
+            # Imported once; every later read is the object itself.
+            value = route.__dict__[self._slot] = value.load()
+        loaded: T = value
         return loaded
 
     def __set__(self, route: Route, value: T | Lazy) -> None:

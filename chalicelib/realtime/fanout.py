@@ -99,10 +99,12 @@ class Broadcaster:
                 reason="no @connections endpoint configured; kept for resume",
             )
             return
+        # Every post runs in this broadcast's subsegment, on the pool's threads.
+        post = tracing.carried(_post)
         with ThreadPoolExecutor(self.concurrency, "fanout") as pool:
             posts: list[tuple[str, Future[str]]] = []
             for page in self._store.subscribers(topic):
-                posts.extend((cid, _submit(pool, api, cid, body)) for cid in page)
+                posts.extend((cid, _submit(pool, post, api, cid, body)) for cid in page)
             for cid, outcome in posts:
                 _tally(report, cid, outcome.result())
             # Removing is rare and touches other tables: after the posts.
@@ -110,12 +112,15 @@ class Broadcaster:
 
 
 def _submit(
-    pool: ThreadPoolExecutor, api: ManagementApi, connection_id: str, body: str
+    pool: ThreadPoolExecutor,
+    post: Callable[[ManagementApi, str, str], str],
+    api: ManagementApi,
+    connection_id: str,
+    body: str,
 ) -> Future[str]:
-    # A copy of the context per post: the pool's threads log with the ids bound,
-    # and trace their calls inside the broadcast's subsegment.
+    # A copy of the context per post: the pool's threads log with the ids bound.
     context = contextvars.copy_context()
-    return pool.submit(context.run, tracing.carried(_post), api, connection_id, body)
+    return pool.submit(context.run, post, api, connection_id, body)
 
 
 def _post(api: ManagementApi, connection_id: str, body: str) -> str:
