@@ -1,6 +1,13 @@
 """Jupiter API: the Chalice application. Thin by design: all logic is in chalicelib."""
 
+# ruff: noqa: E402
 from __future__ import annotations
+
+from chalicelib import heap
+
+# Before anything else is imported: the cold start's collections walk only
+# objects that live as long as the process (see chalicelib/heap.py).
+heap.hold()
 
 import logging
 from typing import Any
@@ -22,6 +29,8 @@ logging.getLogger("chalicelib").setLevel(logging.INFO)
 # with the invocation's aws_request_id.
 logs.configure()
 app.register_middleware(logs.lambda_request_id, "all")
+# In Lambda, the collector resumes, frozen, when the first invocation ends.
+app.register_middleware(heap.after_first_invocation, "all")
 
 Edge(app, REGISTRY).mount()
 
