@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -360,3 +363,46 @@ def test_a_request_that_signs_no_cursor_never_reads_the_server_secret(
         and line["correlation_id"] == problem["request_id"]
         for line in logged
     )
+
+
+# Builds a model with importlib.metadata's scan of installed distributions
+# forbidden: pydantic scans them for plugins on its first model unless told not to.
+NO_PLUGIN_SCAN = """\
+import importlib.metadata
+
+def forbidden(*args, **kwargs):
+    raise AssertionError("scanned the installed distributions")
+
+importlib.metadata.distributions = forbidden
+from pydantic import BaseModel
+
+class Probe(BaseModel):
+    value: int
+
+print(Probe(value=1).value)
+"""
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_spares_its_cold_start_pydantics_plugin_scan(stage: str) -> None:
+    variable = "PYDANTIC_DISABLE_PLUGINS"
+    value = stage_config(stage)["environment_variables"][variable]
+    env = {k: v for k, v in os.environ.items() if k != variable}
+
+    built = subprocess.run(
+        [sys.executable, "-c", NO_PLUGIN_SCAN],
+        env={**env, variable: value},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    scanned = subprocess.run(
+        [sys.executable, "-c", NO_PLUGIN_SCAN],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert (built.returncode, built.stdout.strip()) == (0, "1"), built.stderr
+    assert "scanned the installed distributions" in scanned.stderr
