@@ -55,6 +55,9 @@ NOT_FOR_A_FIRST_GET = (
     "chalicelib.webhooks.models",
     "chalicelib.analytics.models",
     "chalicelib.apidoc.api",
+    # The X-Ray SDK needs none of it; wrapt from 2.2 imports it (see
+    # requirements.txt).
+    "asyncio",
 )
 
 
