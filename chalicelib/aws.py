@@ -1,14 +1,17 @@
-"""Lazily created boto3 clients, one per process and endpoint.
+"""Lazily created botocore clients, one per process and endpoint.
 
-Nothing touches boto3 at import time: tests import moto first, and Lambda
-pays for a client only when a handler needs it.
+Nothing touches botocore's clients at import time: tests import moto first,
+and Lambda pays for a client only when a handler needs it. The clients are
+botocore's rather than boto3's: they are the same clients, and boto3 would
+add its resources, docs and s3transfer to every cold start (see
+``chalicelib/dynamo.py``).
 
-Every client comes from one boto3 session per process. A session loads
-botocore's handlers, endpoint rules and list of services when it is made, and
-its loader caches what it has read: a second session for a second client
-would pay that again, tens of milliseconds of a cold start. Sessions are not
-safe to share between threads, so clients are made under a lock (the clients
-themselves are).
+Every client comes from one botocore session per process. A session loads
+botocore's handlers, endpoint rules and list of services when its first
+client is made, and its loader caches what it has read: a second session for
+a second client would pay that again, tens of milliseconds of a cold start.
+Sessions are not safe to share between threads, so clients are made under a
+lock (the clients themselves are).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Callable
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 from chalicelib.aws_actions import watch
@@ -44,15 +47,15 @@ _lock = threading.Lock()
 
 
 @lru_cache(maxsize=1)
-def session() -> boto3.session.Session:
-    """Return the process's boto3 session (make clients with :func:`client`)."""
-    return boto3.session.Session()
+def session() -> botocore.session.Session:
+    """Return the process's botocore session (make clients with :func:`client`)."""
+    return botocore.session.Session()
 
 
 def client(service: str, **arguments: Any) -> Any:
     """Make a client of ``service`` from the process's session."""
     with _lock:
-        factory: Any = session().client
+        factory: Any = session().create_client
         return factory(service, **arguments)
 
 

@@ -1,4 +1,4 @@
-"""X-Ray tracing: boto3 calls, and subsegments around the service's own steps.
+"""X-Ray tracing: AWS calls, and subsegments around the service's own steps.
 
 The X-Ray SDK costs about half a second to import, so it is imported only when
 tracing is on (``JUPITER_TRACING=true``, set in the dev and prod stages). With
@@ -40,12 +40,12 @@ _state: dict[str, Any] = {"recorder": None}
 
 
 def configure(config: Settings) -> None:
-    """Patch boto3 for X-Ray and record subsegments, once, if tracing is on."""
+    """Patch botocore for X-Ray and record subsegments, once, if tracing is on."""
     if not config.tracing or _state["recorder"] is not None:
         return
     from aws_xray_sdk.core import patch, xray_recorder
 
-    patch(["boto3"])
+    patch(["botocore"])
     _state["recorder"] = xray_recorder
 
 
@@ -79,7 +79,7 @@ def carried(function: Callable[P, R]) -> Callable[P, R]:
     """Return ``function`` to run on another thread inside the current subsegment.
 
     The X-Ray SDK keeps the current segment or subsegment per thread: a pool
-    thread's boto3 calls would otherwise land outside the subsegment that
+    thread's AWS calls would otherwise land outside the subsegment that
     started them (in Lambda, straight on the function's segment). Call this on
     the thread that opened the subsegment, and run what it returns on the pool.
     """

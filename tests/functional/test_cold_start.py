@@ -55,6 +55,10 @@ NOT_FOR_A_FIRST_GET = (
     "chalicelib.webhooks.models",
     "chalicelib.analytics.models",
     "chalicelib.apidoc.api",
+    # The clients and the attribute-value codec are botocore's and the
+    # service's own (see chalicelib/dynamo.py); only idempotent POSTs load boto3.
+    "boto3",
+    "s3transfer",
     # The X-Ray SDK needs none of it; wrapt from 2.2 imports it (see
     # requirements.txt).
     "asyncio",

@@ -1,11 +1,11 @@
-"""Clients: one boto3 session per process, and no client before it is needed."""
+"""Clients: one botocore session per process, and no client before it is needed."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
+import botocore.session
 import pytest
 
 from chalicelib import aws
@@ -15,15 +15,15 @@ from tests.unit.test_config import valid_environment
 
 @pytest.fixture
 def sessions(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
-    """Record every boto3 session made while the test runs."""
+    """Record every botocore session made while the test runs."""
     made: list[Any] = []
 
-    class Recorded(boto3.session.Session):
+    class Recorded(botocore.session.Session):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             made.append(self)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(boto3.session, "Session", Recorded)
+    monkeypatch.setattr(botocore.session, "Session", Recorded)
     for name, value in valid_environment().items():
         monkeypatch.setenv(name, value)
     aws.reset_clients()
