@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from chalicelib.admission.gateway import Principal
-from chalicelib.keys.service import Actor
+
+if TYPE_CHECKING:
+    from chalicelib.keys.service import Actor
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ class Call:
 
     @property
     def actor(self) -> Actor:
+        # Imported here: only the key routes act as an actor, and the key
+        # service's models are no part of any other route's cold start.
+        from chalicelib.keys.service import Actor
+
         key = self.key
         return Actor(
             key_id=key.key_id,

@@ -47,6 +47,9 @@ NOT_FOR_A_FIRST_GET = (
     "chalicelib.webhooks.transport",
     "chalicelib.sessions.service",
     "chalicelib.analytics.service",
+    # Only the key routes act as an actor (chalicelib/http/call.py).
+    "chalicelib.keys.service",
+    "chalicelib.keys.models",
     # The registry names the handlers and models of other routes; unused, they
     # are never imported.
     "chalicelib.threats.api",
