@@ -18,15 +18,17 @@ Lambda the X-Ray SDK builds a botocore client for sampling rules at import,
 inside it samples locally. Subsegments go over UDP to a daemon address where
 nothing listens, as cheap as the real daemon.
 
-Seven kinds of process run interleaved, the order rotating each round, so a
-slow spell of a shared machine hits them all: Jupiter with tracing on (what
-is deployed) and off, the bare app, the bare app patched for X-Ray, and the
-bare app patched for X-Ray answering through a pydantic model (the floor for
-any app on Jupiter's libraries). The target compares the deployed Jupiter
-with the plain bare app.
+Eight kinds of process run interleaved, the order rotating each round, so a
+slow spell of a shared machine hits them all. Six run from the source tree,
+whose bytecode Python caches as it goes: Jupiter with tracing on (what is
+deployed) and off, the bare app, the bare app patched for X-Ray, the bare
+app patched for X-Ray answering through a pydantic model (what an app on
+Jupiter's libraries pays as they come), and the bare app holding the garbage
+collector off until its first answer, as Jupiter does in Lambda
+(``chalicelib/heap.py``), which shows what that hold alone is worth. The
+target compares the deployed Jupiter with the plain bare app.
 
-Those run from the source tree, whose bytecode Python caches as it goes. In
-Lambda, ``/var/task`` is read-only and holds what the deployment package
+In Lambda, ``/var/task`` is read-only and holds what the deployment package
 holds, so two more kinds serve the same request from the dev stage's
 unpacked ``deployment.zip`` (``ops.package``), with its libraries only and
 no bytecode written (``-S -B``): as it ships, with bytecode, and with the
@@ -230,6 +232,7 @@ def _kinds(url: str, scratch: Path) -> list[Kind]:
         Kind("bare", bare_dir, bare_env, item),
         Kind("bare_traced", bare_dir, {**bare_env, "BARE_TRACING": "true"}, item),
         Kind("bare_floor", bare_dir, {**bare_env, **floor}, item),
+        Kind("bare_held", bare_dir, {**bare_env, "BARE_HELD": "true"}, item),
         Kind(
             "package",
             shipped,
@@ -454,6 +457,8 @@ def _figures(
         "cpu_tracing_off": ratio("jupiter", "bare", "cpu"),
         "both_traced": ratio("jupiter_traced", "bare_traced"),
         "over_floor": ratio("jupiter_traced", "bare_floor"),
+        "over_held": ratio("jupiter_traced", "bare_held"),
+        "held_gain": ratio("bare", "bare_held"),
         "import_tracing_on": ratio("jupiter_traced", "bare", "import"),
         "import_tracing_off": ratio("jupiter", "bare", "import"),
         "package": ratio("package", "bare"),
@@ -503,6 +508,12 @@ def _rows(figures: dict[str, Any]) -> list[tuple[str, ...]]:
             cell("jupiter_traced", "total"),
             cell("bare_floor", "total"),
             f"{ratios['over_floor']:.2f}x",
+        ),
+        (
+            "spawn to first response, bare holding the collector as Jupiter does",
+            cell("jupiter_traced", "total"),
+            cell("bare_held", "total"),
+            f"{ratios['over_held']:.2f}x",
         ),
     ]
     rows += [

@@ -24,6 +24,7 @@ KINDS = (
     "bare",
     "bare_traced",
     "bare_floor",
+    "bare_held",
     "package",
     "package_sources",
 )
@@ -121,11 +122,54 @@ def test_report_prints_one_row_per_figure(report: Report) -> None:
 
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kind]:
-    """The deployed configuration (tracing on), with its store running."""
+def kinds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Kind]]:
+    """Every kind of process, with their store running."""
     with cold_start._store() as url:
-        kinds = cold_start._kinds(url, tmp_path_factory.mktemp("cold"))
-        yield next(k for k in kinds if k.name == "jupiter_traced")
+        made = cold_start._kinds(url, tmp_path_factory.mktemp("cold"))
+        yield {kind.name: kind for kind in made}
+
+
+@pytest.fixture
+def deployed(kinds: dict[str, Kind]) -> Kind:
+    """The deployed configuration (tracing on)."""
+    return kinds["jupiter_traced"]
+
+
+# Serves the first request as the benchmark does, noting the collector's state
+# after the import and after the answer.
+COLLECTOR_DRIVER = cold_start.DRIVER.replace(
+    "imported = time.perf_counter()",
+    "imported = time.perf_counter()\nimport gc\nheld = not gc.isenabled()",
+).replace(
+    "served = time.perf_counter()",
+    "served = time.perf_counter()\n"
+    "print(json.dumps([held, gc.isenabled(), gc.get_freeze_count()]), flush=True)",
+)
+assert COLLECTOR_DRIVER.count("gc.") == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "held"), [("jupiter_traced", True), ("bare_held", True), ("bare", False)]
+)
+def test_the_collector_is_held_until_the_first_answer_where_the_kind_says(
+    kinds: dict[str, Kind], name: str, held: bool
+) -> None:
+    kind = kinds[name]
+    served = subprocess.run(
+        [sys.executable, "-c", COLLECTOR_DRIVER, json.dumps(kind.event)],
+        cwd=kind.directory,
+        env=kind.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    listed = [
+        json.loads(line) for line in served.stdout.splitlines() if line[:1] == "["
+    ]
+
+    was_held, enabled, frozen = listed[0]
+    assert (was_held, enabled) == (held, True)
+    assert (frozen > 0) is held
 
 
 def _imported_by_first_request(kind: Kind) -> set[str]:
