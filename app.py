@@ -14,11 +14,9 @@ from typing import Any
 
 from chalice.app import Chalice, CloudWatchEvent, Rate, SQSEvent, WebsocketEvent
 
-from chalicelib import logs
-from chalicelib.events import dispatcher
+from chalicelib import bindings, logs
 from chalicelib.http.edge import Edge
 from chalicelib.routes import REGISTRY
-from chalicelib.webhooks.queue import delivery_queue_name
 
 app = Chalice(app_name="jupiter-api")
 # Chalice refuses to package or deploy WebSocket handlers without this opt-in.
@@ -82,7 +80,7 @@ def ws_sweep(event: CloudWatchEvent) -> None:
 # its dead-letter queue and redrive policy are in infrastructure/template.yaml.
 
 
-@app.on_sqs_message(queue=delivery_queue_name(), batch_size=5)
+@app.on_sqs_message(queue=bindings.delivery_queue_name(), batch_size=5)
 def deliver_webhooks(event: SQSEvent) -> None:
     from chalicelib.webhooks import handler as webhook_handler
 
@@ -96,16 +94,20 @@ def deliver_webhooks(event: SQSEvent) -> None:
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="events_sweep")
 def events_sweep(event: CloudWatchEvent) -> None:
+    from chalicelib.events import dispatcher
+
     dispatcher.sweep()
 
 
 def events_stream(event: Any) -> None:
+    from chalicelib.events import dispatcher
+
     dispatcher.dispatch_stream(
         [r.new_image for r in event if r.event_name == "INSERT" and r.new_image]
     )
 
 
-if stream_arn := dispatcher.deployed_stream_arn():
+if stream_arn := bindings.events_stream_arn():
     events_stream = app.on_dynamodb_record(
         stream_arn=stream_arn, batch_size=25, starting_position="TRIM_HORIZON"
     )(events_stream)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -246,14 +245,3 @@ def dispatch_stream(records: list[dict[str, Any]]) -> DispatchReport:
 
     rows = [from_item(image) for image in records]
     return services().dispatcher.dispatch_rows(rows)
-
-
-def deployed_stream_arn() -> str | None:
-    """Return the events stream to attach the stream handler to, if any.
-
-    Chalice binds a stream handler to its ARN when ``app.py`` is imported (by
-    ``chalice deploy``/``package``), before any handler runs, so this reads
-    the deploying shell's ``JUPITER_EVENTS_STREAM_ARN`` (the stack's
-    ``EventsStreamArn`` output). Unset, only the one-minute sweep delivers.
-    """
-    return os.environ.get("JUPITER_EVENTS_STREAM_ARN") or None

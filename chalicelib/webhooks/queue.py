@@ -10,7 +10,6 @@ lines and traces of the attempt; every later hop of the delivery copies them.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,19 +17,6 @@ from chalicelib.webhooks.storage import call
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
-
-QUEUE_NAME = "jupiter-{stage}-webhook-deliveries"
-
-
-def delivery_queue_name() -> str:
-    """Return the delivery queue's name for the stage being deployed.
-
-    Chalice binds the SQS handler to a queue name when ``app.py`` is imported
-    (by ``chalice deploy``/``package``), before any handler runs, so this reads
-    the stage from the deploying shell: ``JUPITER_STAGE`` (default ``dev``).
-    The queue itself is declared in infrastructure/template.yaml.
-    """
-    return QUEUE_NAME.format(stage=os.environ.get("JUPITER_STAGE", "dev"))
 
 
 class MalformedMessage(ValueError):

@@ -48,6 +48,10 @@ NOT_FOR_A_FIRST_GET = (
     "chalicelib.webhooks.transport",
     "chalicelib.sessions.service",
     "chalicelib.analytics.service",
+    # app.py names the queue and the stream it binds without them
+    # (chalicelib/bindings.py).
+    "chalicelib.events.dispatcher",
+    "chalicelib.webhooks.queue",
     # Only the key routes act as an actor (chalicelib/http/call.py).
     "chalicelib.keys.service",
     "chalicelib.keys.models",
