@@ -157,7 +157,8 @@ ROWS: tuple[Row, ...] = (
         "cold-start ratio (to first authenticated response, tracing on)",
         "cold_start",
         ("ratios", "tracing_on"),
-        _times,
+        # Three places: the verdict is on the ratio, not on its rounding.
+        lambda v: f"{v:.3f}x",
         "at most 1.3x",
         lambda v: "meets" if v <= 1.3 else "misses (see the cold-start table)",
     ),

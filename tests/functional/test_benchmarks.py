@@ -368,7 +368,7 @@ def test_the_summary_reads_the_figures_each_row_names(tmp_path: Path) -> None:
     rows = {row[0]: row for row in summary.collect(tmp_path).report.rows}
 
     assert rows[COLD_START][1:] == (
-        "3.50x",
+        "3.500x",
         "at most 1.3x",
         "misses (see the cold-start table)",
     )
