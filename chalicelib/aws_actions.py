@@ -23,11 +23,10 @@ import os
 import sys
 import threading
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -57,8 +56,7 @@ _CONNECTION_METHODS = {
 }
 
 
-@dataclass(frozen=True, order=True)
-class Permission:
+class Permission(NamedTuple):
     """An IAM action and the resource it was needed on.
 
     The resource is the part of the ARN after the account: ``table/<name>``
@@ -130,7 +128,7 @@ class Recorder:
             self._seen.add(permission)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as output:
-                output.write(json.dumps(asdict(permission)) + "\n")
+                output.write(json.dumps(permission._asdict()) + "\n")
 
 
 def _made_by_the_service() -> bool:

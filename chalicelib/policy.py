@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Scope(StrEnum):
@@ -33,8 +33,7 @@ class Tier(StrEnum):
 GIB = 1024**3
 
 
-@dataclass(frozen=True)
-class TierLimits:
+class TierLimits(NamedTuple):
     """The limits of one tier.
 
     ``per_hour`` is a sliding hour at one-minute granularity, ``burst`` counts

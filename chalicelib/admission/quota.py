@@ -20,7 +20,6 @@ from chalicelib import logs
 from chalicelib.admission.window import month_of
 from chalicelib.clock import Clock
 from chalicelib.dynamo import from_item
-from chalicelib.events.outbox import DomainEvent, put_event
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -96,6 +95,10 @@ class DataMeter:
         now: float,
         request_id: str | None,
     ) -> None:
+        # Imported here: a key crosses a threshold twice a month, and the
+        # outbox is no part of an ordinary request's cold start.
+        from chalicelib.events.outbox import DomainEvent, put_event
+
         label = datetime.fromtimestamp(now, UTC).strftime("%Y-%m")
         data = {
             "key_id": item["key_id"],

@@ -20,9 +20,8 @@ compare counter and limit without the caller knowing the key's tier.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.policy import TierLimits
 
@@ -73,8 +72,7 @@ def initial_counters(limits: TierLimits, now: float) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class WindowUse:
+class WindowUse(NamedTuple):
     """How full one window is at a given instant."""
 
     name: str
@@ -92,8 +90,7 @@ class WindowUse:
         return self.used >= self.limit
 
 
-@dataclass(frozen=True)
-class Usage:
+class Usage(NamedTuple):
     """The four windows of a key at one instant, as seen from its item."""
 
     hour: WindowUse

@@ -8,16 +8,15 @@ and at most one bucket more; answers state the window they counted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 MINUTE = 60
 HOUR = 3_600
 DAY = 86_400
 
 
-@dataclass(frozen=True)
-class Granularity:
+class Granularity(NamedTuple):
     """A bucket size, its code in item keys, and how long its items live."""
 
     name: str
@@ -53,8 +52,7 @@ class Period(StrEnum):
         return {"1h": BY_MINUTE, "24h": BY_HOUR}.get(self.value, BY_DAY)
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(NamedTuple):
     """The buckets one answer counts."""
 
     granularity: Granularity

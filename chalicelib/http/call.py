@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -13,8 +12,7 @@ if TYPE_CHECKING:
     from chalicelib.keys.service import Actor
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     """One request, after admission and validation."""
 
     request_id: str

@@ -22,8 +22,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalice.app import Chalice, Request, Response
 from pydantic import BaseModel
@@ -42,8 +41,7 @@ from chalicelib.idempotency import fingerprint
 from chalicelib.services import Services, services
 
 
-@dataclass
-class Admitted:
+class Admitted(NamedTuple):
     """What the middleware hands the view: the request id and the key."""
 
     request: Request

@@ -52,6 +52,8 @@ NOT_FOR_A_FIRST_GET = (
     # (chalicelib/bindings.py).
     "chalicelib.events.dispatcher",
     "chalicelib.webhooks.queue",
+    # Quota events are recorded twice a month at most (chalicelib/admission/quota.py).
+    "chalicelib.events.outbox",
     # Only the key routes act as an actor (chalicelib/http/call.py).
     "chalicelib.keys.service",
     "chalicelib.keys.models",
