@@ -10,7 +10,7 @@ middleware, validation, the access log and the byte count are all included.
    write being issued again directly.
 2. Latency: each authenticated ``GET /api/usage`` is timed, then the very
    DynamoDB calls it made (recorded with their parameters) are issued again
-   directly with boto3 and timed. The ratio of the medians is what the service
+   directly on the same client and timed. The ratio of the medians is what the service
    adds on top of its store calls; moto answers in-process, far faster than
    DynamoDB over a network, so against AWS the ratio would be closer to 1.
 """
@@ -188,7 +188,7 @@ def _latency(app: Any, client: Any, requests: int) -> dict[str, Any]:
 
 
 def _replay(client: Any, calls: list[tuple[str, Any]], timings: Timings) -> None:
-    """Issue ``calls`` directly with boto3, timing them together."""
+    """Issue ``calls`` directly on the service's client, timing them together."""
     methods = [(getattr(client, xform_name(op)), params) for op, params in calls]
     with timings.measure():
         for method, params in methods:
