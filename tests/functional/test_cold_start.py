@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -160,27 +161,16 @@ assert COLLECTOR_DRIVER.count("gc.") == 3
 def test_the_collector_is_held_until_the_first_answer_where_the_kind_says(
     kinds: dict[str, Kind], name: str, held: bool
 ) -> None:
-    kind = kinds[name]
-    served = subprocess.run(
-        [sys.executable, "-c", COLLECTOR_DRIVER, json.dumps(kind.event)],
-        cwd=kind.directory,
-        env=kind.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    listed = [
-        json.loads(line) for line in served.stdout.splitlines() if line[:1] == "["
-    ]
+    was_held, enabled, frozen = _listed_by_first_request(kinds[name], COLLECTOR_DRIVER)
 
-    was_held, enabled, frozen = listed[0]
     assert (was_held, enabled) == (held, True)
     assert (frozen > 0) is held
 
 
-def _imported_by_first_request(kind: Kind) -> set[str]:
+def _listed_by_first_request(kind: Kind, driver: str) -> list[Any]:
+    """Serve ``kind``'s first request with ``driver``; return the list it printed."""
     served = subprocess.run(
-        [sys.executable, "-c", MODULES_DRIVER, json.dumps(kind.event)],
+        [sys.executable, "-c", driver, json.dumps(kind.event)],
         cwd=kind.directory,
         env=kind.env,
         capture_output=True,
@@ -190,9 +180,13 @@ def _imported_by_first_request(kind: Kind) -> set[str]:
     lines = served.stdout.splitlines()
     result = [line for line in lines if line.startswith(cold_start.RESULT)]
     assert json.loads(result[0].removeprefix(cold_start.RESULT))["status"] == 200
-    # The app's own metrics lines are objects; the module list is the list.
-    listed = [json.loads(line) for line in lines if line.startswith("[")]
-    return set(listed[0])
+    # The app's own metrics lines are objects; what the driver adds is a list.
+    listed: list[Any] = json.loads(next(line for line in lines if line[:1] == "["))
+    return listed
+
+
+def _imported_by_first_request(kind: Kind) -> set[str]:
+    return set(_listed_by_first_request(kind, MODULES_DRIVER))
 
 
 def test_a_first_authenticated_get_imports_only_what_it_uses(deployed: Kind) -> None:

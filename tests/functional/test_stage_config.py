@@ -389,19 +389,15 @@ def test_stage_spares_its_cold_start_pydantics_plugin_scan(stage: str) -> None:
     value = stage_config(stage)["environment_variables"][variable]
     env = {k: v for k, v in os.environ.items() if k != variable}
 
-    built = subprocess.run(
-        [sys.executable, "-c", NO_PLUGIN_SCAN],
-        env={**env, variable: value},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    scanned = subprocess.run(
-        [sys.executable, "-c", NO_PLUGIN_SCAN],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    built, scanned = (
+        subprocess.run(
+            [sys.executable, "-c", NO_PLUGIN_SCAN],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        for environment in ({**env, variable: value}, env)
     )
 
     assert (built.returncode, built.stdout.strip()) == (0, "1"), built.stderr
