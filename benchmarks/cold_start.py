@@ -459,7 +459,6 @@ def _figures(
         "both_traced": ratio("jupiter_traced", "bare_traced"),
         "over_floor": ratio("jupiter_traced", "bare_floor"),
         "over_held": ratio("jupiter_traced", "bare_held"),
-        "held_gain": ratio("bare", "bare_held"),
         "import_tracing_on": ratio("jupiter_traced", "bare", "import"),
         "import_tracing_off": ratio("jupiter", "bare", "import"),
         "package": ratio("package", "bare"),

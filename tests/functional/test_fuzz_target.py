@@ -31,13 +31,13 @@ def test_make_fuzz_runs_the_schemathesis_test_with_its_example_count() -> None:
     assert "tests/e2e/test_schemathesis.py" in command
 
 
-def test_the_schemathesis_test_reads_its_bounds_from_the_environment() -> None:
+def _bounds(env: dict[str, str]) -> list[str]:
+    """The schemathesis test's examples, phases, seed and timeout under ``env``."""
     probe = (
         "import tests.e2e.test_schemathesis as t; "
         "print(t.EXAMPLES, t.PHASES, t.SEED, t.TIMEOUT)"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FUZZ_")}
-    bounded = subprocess.run(
+    printed = subprocess.run(
         [sys.executable, "-c", probe],
         cwd=PROJECT_DIR,
         env=env,
@@ -45,15 +45,12 @@ def test_the_schemathesis_test_reads_its_bounds_from_the_environment() -> None:
         text=True,
         check=True,
     )
-    assert bounded.stdout.split() == ["5", "examples,fuzzing", "20261203", "460"]
-    fuzz = {**env, "FUZZ_EXAMPLES": "300", "FUZZ_SEED": ""}
-    long_run = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=PROJECT_DIR,
-        env=fuzz,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert long_run.stdout.split()[0] == "300"
-    assert long_run.stdout.split()[-1] == "4000"
+    return printed.stdout.split()
+
+
+def test_the_schemathesis_test_reads_its_bounds_from_the_environment() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FUZZ_")}
+    assert _bounds(env) == ["5", "examples,fuzzing", "20261203", "460"]
+    long_run = _bounds({**env, "FUZZ_EXAMPLES": "300", "FUZZ_SEED": ""})
+    assert long_run[0] == "300"
+    assert long_run[-1] == "4000"
